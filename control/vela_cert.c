@@ -23,13 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <sodium.h>
 
 #include "capool.h"
 #include "cert.h"
 #include "cert_print.h"
 #include "flags.h"
+#include "ipnet.h"
 #include "keys.h"
 #include "outfile.h"
 #include "pem.h"
@@ -241,50 +241,25 @@ static int split_list(const char *value, struct list *l, struct vl_status *st)
 }
 
 /*
- * An IPv4 CIDR as Go's net.ParseCIDR reads it. @keep_host keeps the address
- * as written (-ip, CA -ips); otherwise the network address is stored
- * (-subnets), as nebula-cert does.
+ * An IPv4 CIDR. @keep_host keeps the address as written (-ip, CA -ips);
+ * otherwise the network address is stored (-subnets), as nebula-cert does.
  */
 static int parse_cidr(const char *s, bool keep_host, struct ctl_ipnet *out,
 		      const char *what, struct vl_status *st)
 {
-	char addr[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/'), *p;
-	struct in_addr in;
-	unsigned long bits = 0;
+	int err = vl_cidr4_parse(s, &out->ip, &out->mask);
 
-	if (!slash || slash == s || (size_t)(slash - s) >= sizeof(addr) ||
-	    !slash[1])
-		goto bad;
-	for (p = slash + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			goto bad;
-		bits = bits * 10 + (unsigned long)(*p - '0');
-		if (bits > 128)
-			goto bad;
-	}
-	memcpy(addr, s, (size_t)(slash - s));
-	addr[slash - s] = '\0';
-	if (strchr(addr, ':')) {
-		struct in6_addr in6;
-
-		if (inet_pton(AF_INET6, addr, &in6) == 1 && bits <= 128)
-			return vl_status_set(st, -EINVAL,
-					     "invalid %s definition: can only be ipv4, have %s",
-					     what, s);
-		goto bad;
-	}
-	if (inet_pton(AF_INET, addr, &in) != 1 || bits > 32)
-		goto bad;
-	out->mask = bits ? UINT32_MAX << (32 - bits) : 0;
-	out->ip = ntohl(in.s_addr);
+	if (err == -EAFNOSUPPORT)
+		return vl_status_set(st, -EINVAL,
+				     "invalid %s definition: can only be ipv4, have %s",
+				     what, s);
+	if (err)
+		return vl_status_set(st, -EINVAL,
+				     "invalid %s definition: invalid CIDR address: %s",
+				     what, s);
 	if (!keep_host)
 		out->ip &= out->mask;
 	return 0;
-bad:
-	return vl_status_set(st, -EINVAL,
-			     "invalid %s definition: invalid CIDR address: %s",
-			     what, s);
 }
 
 /* A list of CIDRs into a malloc'd array (NULL when empty). */
