@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VL_CTLMSG_H
+#define VL_CTLMSG_H
+
+/*
+ * The control channel between vela-control (and dpctl) and vela-dataplane
+ * (DESIGN.md §6): a Unix SOCK_SEQPACKET socket that the dataplane listens
+ * on (dataplane.socket), one message per record. Both ends are the same
+ * build on the same host, so messages are fixed-layout structs in host byte
+ * order; every record starts with struct ctlmsg_hdr, whose version must
+ * match and whose length must equal the record's. A receiver checks the
+ * length of every message before reading it and counts what it rejects.
+ *
+ * Who says what:
+ *
+ *   control -> dataplane   HELLO, SETUP, TUNNEL_ADD, TUNNEL_DEL,
+ *                          TUNNEL_REMOTE, LEASE_GRANT, INJECT_RAW,
+ *                          INJECT_SA, DUMP
+ *   dataplane -> control   HELLO, SETUP_DONE, PUNT, LEASE_REQUEST,
+ *                          DUMP_TUNNEL, DUMP_END, ERROR
+ *
+ * (Statistics for dpctl come with the operations issue.)
+ *
+ * Nonces are never reused, across restarts too. The dataplane alone owns a
+ * tunnel's send counter while it runs, but it may only use counters up to
+ * a lease end granted by the control plane (LEASE_GRANT, in steps of
+ * CTLMSG_LEASE_STEP). It asks for the next lease well before the end
+ * (LEASE_REQUEST). The control plane remembers the highest lease end it
+ * granted; when it re-installs a tunnel into a restarted dataplane, the
+ * send counter starts above that, so no counter the old process might have
+ * used is used again. Receive windows restart from the highest counter the
+ * dataplane reported (DUMP_TUNNEL.recv_max, LEASE_REQUEST.recv_max).
+ *
+ * Restarts: when vela-control restarts it sends HELLO and DUMP; the
+ * dataplane answers with its tunnels (including the peer certificate the
+ * control plane installed with each), and the control plane adopts them
+ * without a handshake. When vela-dataplane restarts, the control plane
+ * sees the socket close, reconnects, sends SETUP and re-adds every tunnel.
+ */
+
+#include <stdint.h>
+#include <netinet/in.h>
+
+#define CTLMSG_VERSION 1
+#define CTLMSG_MAX (64 * 1024)    /* largest record */
+#define CTLMSG_PACKET_MAX 9216    /* a datagram or IP packet carried inside */
+#define CTLMSG_CERT_MAX 4096      /* a peer certificate kept with its tunnel */
+#define CTLMSG_LEASE_STEP (UINT64_C(1) << 24)
+#define CTLMSG_ROUTES_MAX 256
+#define CTLMSG_NETS_MAX 32
+
+enum ctlmsg_type {
+	CTLMSG_HELLO = 1,
+	CTLMSG_SETUP,
+	CTLMSG_SETUP_DONE,
+	CTLMSG_TUNNEL_ADD,
+	CTLMSG_TUNNEL_DEL,
+	CTLMSG_TUNNEL_REMOTE,
+	CTLMSG_LEASE_REQUEST,
+	CTLMSG_LEASE_GRANT,
+	CTLMSG_PUNT,
+	CTLMSG_INJECT_RAW,
+	CTLMSG_INJECT_SA,
+	CTLMSG_DUMP,
+	CTLMSG_DUMP_TUNNEL,
+	CTLMSG_DUMP_END,
+	CTLMSG_ERROR,
+};
+
+struct ctlmsg_hdr {
+	uint16_t version; /* CTLMSG_VERSION */
+	uint16_t type;    /* enum ctlmsg_type */
+	uint32_t len;     /* of the whole record, header included */
+	uint32_t seq;     /* echoed in replies */
+	uint32_t reserved;
+};
+
+enum ctlmsg_role {
+	CTLMSG_ROLE_CONTROL = 1, /* one at a time; a new one replaces the old */
+	CTLMSG_ROLE_DPCTL,       /* read-only: DUMP */
+};
+
+struct ctlmsg_hello {
+	struct ctlmsg_hdr hdr;
+	uint32_t role;
+	uint32_t pid;
+	uint32_t set_up;     /* dataplane: 1 when a SETUP is in force */
+	uint32_t n_tunnels;  /* dataplane: tunnels it holds */
+};
+
+enum ctlmsg_backend { CTLMSG_BACKEND_AUTO, CTLMSG_BACKEND_XSK,
+		      CTLMSG_BACKEND_UDP, CTLMSG_BACKEND_DPDK };
+enum ctlmsg_mode { CTLMSG_MODE_ADAPTIVE, CTLMSG_MODE_BUSY,
+		   CTLMSG_MODE_EVENT };
+enum ctlmsg_recv_error { CTLMSG_RECV_ERROR_ALWAYS, CTLMSG_RECV_ERROR_NEVER,
+			 CTLMSG_RECV_ERROR_PRIVATE };
+
+struct ctlmsg_net {
+	uint32_t ip; /* host byte order */
+	uint32_t mask;
+};
+
+struct ctlmsg_route {
+	struct ctlmsg_net dst;
+	uint32_t via;  /* VPN IP of the peer to send through; 0 = the VPN network */
+	uint32_t mtu;  /* 0: tun.mtu */
+	uint32_t metric;
+};
+
+/*
+ * Everything the dataplane needs to bring up ports and the TUN device: the
+ * validated, binary form of the config's listen/tun/dataplane sections and
+ * of our own certificate's addresses. Sent once per dataplane lifetime; a
+ * second SETUP must be identical (else ERROR), so a restarted control plane
+ * can resend it blindly.
+ */
+struct ctlmsg_setup {
+	struct ctlmsg_hdr hdr;
+	struct sockaddr_in6 listen;
+	uint32_t backend;           /* enum ctlmsg_backend */
+	uint32_t mode;              /* enum ctlmsg_mode */
+	uint32_t workers;
+	uint32_t cipher;            /* enum vl_cipher */
+	char interface[16];         /* NIC for xsk/dpdk */
+	char tun_dev[16];           /* "" = kernel picks */
+	uint32_t tun_disabled;
+	uint32_t mtu;
+	uint32_t tx_queue;
+	uint32_t read_buffer, write_buffer;
+	uint32_t send_recv_error;   /* enum ctlmsg_recv_error */
+	uint32_t drop_local_broadcast, drop_multicast;
+	/*
+	 * Packets for a peer without a tunnel wait this long for the
+	 * handshake (a little more than try_interval * retries allows), then
+	 * are dropped; at most 100 per peer, as in 1.6.1.
+	 */
+	uint32_t pending_timeout_ms;
+	struct ctlmsg_net vpn;      /* our VPN address and network (cert Ips[0]) */
+	uint32_t n_local_nets;      /* our cert's Ips and Subnets: what we accept */
+	struct ctlmsg_net local_nets[CTLMSG_NETS_MAX];
+	uint32_t n_routes;          /* tun.routes (via 0) and tun.unsafe_routes */
+	struct ctlmsg_route routes[CTLMSG_ROUTES_MAX];
+};
+
+struct ctlmsg_setup_done {
+	struct ctlmsg_hdr hdr;
+	int32_t err;                /* 0 or -errno */
+	uint32_t backend;           /* the one chosen (auto resolved) */
+	uint16_t port;              /* the UDP port actually bound */
+	uint16_t reserved;
+	uint32_t workers;
+	char tun_dev[16];           /* the device's real name */
+	char msg[256];              /* why, when err != 0; why auto fell back */
+};
+
+/*
+ * A tunnel the control plane established. The peer's addresses (cert Ips
+ * and Subnets) drive the inbound anti-spoofing check; the certificate
+ * itself is kept opaque so a restarted control plane gets it back.
+ */
+struct ctlmsg_tunnel_add {
+	struct ctlmsg_hdr hdr;
+	uint32_t local_index;       /* ours: the remote index of inbound packets */
+	uint32_t remote_index;      /* theirs: goes into our headers */
+	uint32_t vpn_ip;
+	uint32_t cipher;
+	struct sockaddr_in6 remote; /* sin6_family 0 = unknown yet */
+	uint8_t send_key[32];
+	uint8_t recv_key[32];
+	uint64_t send_counter;      /* last used; the first message is +1 */
+	uint64_t lease_end;         /* may send counters <= lease_end */
+	uint64_t recv_max;          /* replay window starts here (2 when new) */
+	/* The peer cert's Ips as /32 and its Subnets: allowed inner sources. */
+	uint32_t n_peer_nets;
+	struct ctlmsg_net peer_nets[CTLMSG_NETS_MAX];
+	uint32_t cert_len;
+	uint8_t cert[CTLMSG_CERT_MAX];
+};
+
+struct ctlmsg_tunnel_del {
+	struct ctlmsg_hdr hdr;
+	uint32_t local_index;
+	uint32_t send_close;        /* 1: send closeTunnel first */
+};
+
+struct ctlmsg_tunnel_remote {
+	struct ctlmsg_hdr hdr;
+	uint32_t local_index;
+	uint32_t reserved;
+	struct sockaddr_in6 remote;
+};
+
+struct ctlmsg_lease {
+	struct ctlmsg_hdr hdr;
+	uint32_t local_index;
+	uint32_t reserved;
+	uint64_t lease_end;         /* request: current end; grant: new end */
+	uint64_t recv_max;          /* request: highest counter received */
+};
+
+enum ctlmsg_punt_reason {
+	CTLMSG_PUNT_HANDSHAKE = 1,  /* raw datagram, type 0 */
+	CTLMSG_PUNT_RECV_ERROR,     /* raw datagram, type 2 */
+	CTLMSG_PUNT_TUNNEL_MSG,     /* decrypted lighthouse/control/close payload */
+	CTLMSG_PUNT_MISS,           /* a packet for vpn_ip and no tunnel: handshake */
+	CTLMSG_PUNT_ROAM,           /* an authenticated packet from a new address */
+	CTLMSG_PUNT_TEST_REPLY,     /* liveness: a test reply arrived */
+};
+
+struct ctlmsg_punt {
+	struct ctlmsg_hdr hdr;
+	uint32_t reason;            /* enum ctlmsg_punt_reason */
+	uint32_t local_index;       /* TUNNEL_MSG, ROAM, TEST_REPLY */
+	uint32_t vpn_ip;            /* MISS */
+	uint8_t type, subtype;      /* TUNNEL_MSG: the Nebula header's */
+	uint16_t worker;
+	struct sockaddr_in6 from;
+	uint64_t counter;
+	uint32_t len;
+	uint8_t data[CTLMSG_PACKET_MAX];
+};
+
+/* A datagram sent as is from the listen port: handshakes, recv_error, punches. */
+struct ctlmsg_inject_raw {
+	struct ctlmsg_hdr hdr;
+	struct sockaddr_in6 to;
+	uint32_t len;
+	uint8_t data[CTLMSG_PACKET_MAX];
+};
+
+/* A message the dataplane encrypts on a tunnel: lighthouse, test, close. */
+struct ctlmsg_inject_sa {
+	struct ctlmsg_hdr hdr;
+	uint32_t local_index;
+	uint8_t type, subtype;
+	uint16_t reserved;
+	struct sockaddr_in6 to;     /* sin6_family 0: the tunnel's remote */
+	uint32_t len;
+	uint8_t data[CTLMSG_PACKET_MAX];
+};
+
+struct ctlmsg_dump_tunnel {
+	struct ctlmsg_hdr hdr;
+	struct ctlmsg_tunnel_add tunnel; /* as installed, counters current */
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t last_rx_ns, last_tx_ns; /* CLOCK_MONOTONIC */
+};
+
+struct ctlmsg_error {
+	struct ctlmsg_hdr hdr;
+	uint32_t type;              /* of the message refused */
+	int32_t err;
+	char msg[256];
+};
+
+#endif /* VL_CTLMSG_H */

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TUN -> NIC: route, SA, counter, seal in place, for one burst.
+ *
+ * Packets are read into buffers with DP_HEADROOM bytes free in front, so
+ * the Nebula header is written just before the IP packet and the tag just
+ * after it: the datagram is built where the packet already is, no copy.
+ *
+ * A packet for a peer without a tunnel is copied into the pending pool (at
+ * most DP_PENDING_PER_PEER per peer, as 1.6.1 queues 100) and the control
+ * plane is told once per peer (a MISS punt) to start a handshake. When a
+ * table with that peer's SA appears, dp_out_flush_pending() sends the
+ * queue in order; what waits longer than setup.pending_timeout_ms is
+ * dropped.
+ *
+ * Still missing here (issue 7): the outbound firewall rules.
+ */
+#include "worker.h"
+
+#include <string.h>
+
+#include "aead.h"
+#include "wire.h"
+
+static bool in_net(uint32_t ip, const struct ctlmsg_net *n)
+{
+	return (ip & n->mask) == (n->ip & n->mask);
+}
+
+/*
+ * The VPN IP to send @dst to: itself inside the VPN network, else the
+ * `via` of the longest matching unsafe route; 0 when there is none.
+ */
+static uint32_t route(const struct ctlmsg_setup *s, uint32_t dst)
+{
+	uint32_t via = 0, best = 0;
+	bool found = false;
+
+	if (in_net(dst, &s->vpn))
+		return dst;
+	for (uint32_t i = 0; i < s->n_routes; i++) {
+		const struct ctlmsg_route *r = &s->routes[i];
+
+		if (!r->via || !in_net(dst, &r->dst))
+			continue;
+		if (!found || r->dst.mask > best) {
+			via = r->via;
+			best = r->dst.mask;
+			found = true;
+		}
+	}
+	return via;
+}
+
+/* Seals the packet at buf + DP_HEADROOM (len bytes) on @sa into to_net. */
+static void seal(struct dp_worker *w, struct dp_sa *sa, uint8_t *buf,
+		 uint32_t len)
+{
+	uint8_t nonce[VL_AEAD_NONCE_LEN];
+	uint8_t *hdr = buf + DP_HEADROOM - WIRE_HEADER_LEN;
+	struct sockaddr_in6 *remote;
+	uint64_t counter;
+
+	remote = atomic_load_explicit(&sa->remote, memory_order_acquire);
+	if (!remote) {
+		dp_drop(w, DP_DROP_NO_REMOTE);
+		return;
+	}
+	if (!dp_sa_reserve(sa, 1, &counter)) {
+		dp_drop(w, DP_DROP_LEASE);
+		return;
+	}
+	wire_header_encode(hdr, WIRE_MESSAGE, WIRE_SUB_NONE, sa->remote_index,
+			   counter);
+	vl_aead_nonce(sa->cipher, counter, nonce);
+	vl_aead_seal(&sa->send_key, nonce, hdr, WIRE_HEADER_LEN,
+		     buf + DP_HEADROOM, len, buf + DP_HEADROOM);
+	w->to_net[w->n_to_net++] = (struct dp_pkt){
+		.data = hdr, .len = len + WIRE_OVERHEAD, .addr = *remote
+	};
+	atomic_fetch_add_explicit(&sa->tx_packets, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sa->tx_bytes, len + WIRE_OVERHEAD,
+				  memory_order_relaxed);
+	atomic_store_explicit(&sa->last_tx_ns, w->now_ns, memory_order_relaxed);
+}
+
+static struct dp_pending_peer *pending_find(struct dp_worker *w,
+					    uint32_t vpn_ip, bool add)
+{
+	struct dp_pending_peer *free_slot = NULL;
+
+	for (unsigned int i = 0; i < DP_PENDING_PEERS; i++) {
+		struct dp_pending_peer *q = &w->pending[i];
+
+		if (q->vpn_ip == vpn_ip)
+			return q;
+		if (!q->vpn_ip && !free_slot)
+			free_slot = q;
+	}
+	if (!add || !free_slot)
+		return NULL;
+	free_slot->vpn_ip = vpn_ip;
+	free_slot->head = 0;
+	free_slot->n = 0;
+	free_slot->since_ns = w->now_ns;
+	return free_slot;
+}
+
+/* Queues a packet for a peer whose handshake is under way. */
+static void pending_add(struct dp_worker *w, uint32_t vpn_ip,
+			const uint8_t *buf, uint32_t len)
+{
+	struct dp_pending_peer *q = pending_find(w, vpn_ip, true);
+	uint16_t b;
+
+	if (!q || q->n == DP_PENDING_PER_PEER || !w->n_pending_free) {
+		dp_drop(w, DP_DROP_PENDING_FULL);
+		return;
+	}
+	if (!q->n && w->n_punts < DP_BURST_MAX) {
+		/* The first packet asks for the handshake; the rest wait. */
+		struct ctlmsg_punt *m = &w->punts[w->n_punts++];
+
+		memset(m, 0, offsetof(struct ctlmsg_punt, data));
+		m->reason = CTLMSG_PUNT_MISS;
+		m->vpn_ip = vpn_ip;
+		m->worker = (uint16_t)w->id;
+		w->stats.punted++;
+		q->since_ns = w->now_ns;
+	}
+	b = w->pending_free[--w->n_pending_free];
+	memcpy(w->pending_bufs[b] + DP_HEADROOM, buf + DP_HEADROOM, len);
+	q->bufs[(q->head + q->n) % DP_PENDING_PER_PEER] = b;
+	q->lens[(q->head + q->n) % DP_PENDING_PER_PEER] = len;
+	q->n++;
+}
+
+static void pending_release(struct dp_worker *w, struct dp_pending_peer *q,
+			    bool drop)
+{
+	while (q->n) {
+		uint16_t b = q->bufs[q->head];
+
+		if (drop)
+			dp_drop(w, DP_DROP_PENDING_TIMEOUT);
+		w->pending_free[w->n_pending_free++] = b;
+		q->head = (q->head + 1) % DP_PENDING_PER_PEER;
+		q->n--;
+	}
+	q->vpn_ip = 0;
+}
+
+void dp_out_flush_pending(struct dp_worker *w)
+{
+	uint64_t timeout = (uint64_t)w->shared->setup.pending_timeout_ms *
+			   1000000;
+
+	if (w->n_pending_free + w->n_pending_sent == DP_PENDING_BUFS)
+		return; /* nothing waits */
+	for (unsigned int i = 0; i < DP_PENDING_PEERS; i++) {
+		struct dp_pending_peer *q = &w->pending[i];
+		struct dp_sa *sa;
+
+		if (!q->vpn_ip)
+			continue;
+		sa = dp_sa_by_vpn(w->sat, q->vpn_ip);
+		if (!sa) {
+			if (w->now_ns - q->since_ns > timeout)
+				pending_release(w, q, true);
+			continue;
+		}
+		/*
+		 * to_net has room for one burst of replies and one of
+		 * outbound packets; send at most what fits now, in order.
+		 */
+		while (q->n && w->n_to_net < 2 * DP_BURST_MAX) {
+			uint16_t b = q->bufs[q->head];
+
+			seal(w, sa, w->pending_bufs[b], q->lens[q->head]);
+			/*
+			 * The datagram in to_net points into the buffer:
+			 * it returns to the pool when the next burst begins.
+			 */
+			w->pending_sent[w->n_pending_sent++] = b;
+			q->head = (q->head + 1) % DP_PENDING_PER_PEER;
+			q->n--;
+		}
+		if (!q->n)
+			q->vpn_ip = 0;
+	}
+}
+
+void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n)
+{
+	const struct ctlmsg_setup *s = &w->shared->setup;
+	uint32_t broadcast = s->vpn.ip | ~s->vpn.mask;
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *buf = w->tx_bufs[i], *ip = buf + DP_HEADROOM;
+		uint32_t len = lens[i], dst, vpn_ip;
+		struct dp_sa *sa;
+
+		w->stats.tun_rx_packets++;
+		w->stats.tun_rx_bytes += len;
+		/* Only IPv4 crosses a 1.6.1 tunnel (§4.4). */
+		if (len < 20 || ip[0] >> 4 != 4) {
+			dp_drop(w, DP_DROP_NOT_IPV4);
+			continue;
+		}
+		if (len > DP_PKT_MAX) {
+			dp_drop(w, DP_DROP_TOO_BIG);
+			continue;
+		}
+		dst = wire_get_be32(ip + 16);
+		if (dst == s->vpn.ip) {
+			dp_drop(w, DP_DROP_TO_SELF);
+			continue;
+		}
+		if (s->drop_multicast && (dst >> 28) == 0xe) {
+			dp_drop(w, DP_DROP_MULTICAST);
+			continue;
+		}
+		if (s->drop_local_broadcast && dst == broadcast) {
+			dp_drop(w, DP_DROP_BROADCAST);
+			continue;
+		}
+		vpn_ip = route(s, dst);
+		if (!vpn_ip) {
+			dp_drop(w, DP_DROP_NO_ROUTE);
+			continue;
+		}
+		sa = dp_sa_by_vpn(w->sat, vpn_ip);
+		/* Keep order: nothing overtakes packets already waiting. */
+		if (!sa || pending_find(w, vpn_ip, false)) {
+			pending_add(w, vpn_ip, buf, len);
+			continue;
+		}
+		seal(w, sa, buf, len);
+	}
+}

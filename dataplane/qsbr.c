@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+#include "qsbr.h"
+
+#include <time.h>
+
+void dp_qsbr_init(struct dp_qsbr *q, unsigned int n)
+{
+	atomic_init(&q->epoch, 1);
+	q->n = n > DP_QSBR_MAX ? DP_QSBR_MAX : n;
+	for (unsigned int i = 0; i < DP_QSBR_MAX; i++)
+		atomic_init(&q->slots[i].seen, DP_QSBR_OFFLINE);
+}
+
+bool dp_qsbr_synchronize(struct dp_qsbr *q, unsigned int timeout_ms)
+{
+	const struct timespec nap = { .tv_nsec = 50 * 1000 };
+	uint64_t target, waited_us = 0;
+
+	/* Publications before this point are covered by the new epoch. */
+	target = atomic_fetch_add_explicit(&q->epoch, 1, memory_order_seq_cst) + 1;
+	for (;;) {
+		bool done = true;
+
+		for (unsigned int i = 0; i < q->n; i++) {
+			uint64_t s = atomic_load_explicit(&q->slots[i].seen,
+							  memory_order_acquire);
+
+			if (s != DP_QSBR_OFFLINE && s < target) {
+				done = false;
+				break;
+			}
+		}
+		if (done)
+			return true;
+		if (waited_us >= (uint64_t)timeout_ms * 1000)
+			return false;
+		nanosleep(&nap, NULL);
+		waited_us += 50;
+	}
+}

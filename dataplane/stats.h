@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DP_STATS_H
+#define DP_STATS_H
+
+/*
+ * Per-worker counters, cache-aligned and written only by their worker;
+ * readers (dpctl through the control thread) sum them. Every packet the
+ * dataplane does not deliver is counted under exactly one reason; the list
+ * below is the only place reasons and their text are written.
+ */
+
+#include <stdint.h>
+
+#define DP_DROP_REASONS(X)                                                   \
+	X(SHORT, "shorter than a Nebula header and tag")                     \
+	X(OWN_NETWORK, "datagram from inside the VPN network")               \
+	X(UNKNOWN_TYPE, "unknown message type or subtype")                   \
+	X(RELAY, "relay envelope (relays are not supported yet)")            \
+	X(NO_TUNNEL, "no tunnel with that index")                            \
+	X(REPLAY, "counter replayed or older than the window")               \
+	X(BAD_TAG, "authentication failed")                                  \
+	X(BAD_INNER, "not a well-formed IPv4 packet inside")                 \
+	X(SPOOFED, "inner source is not the peer's")                         \
+	X(NOT_FOR_US, "inner destination is not ours")                       \
+	X(PUNT_FULL, "queue to the control thread full")                     \
+	X(TUN_WRITE, "TUN device refused the packet")                        \
+	X(NOT_IPV4, "outbound packet is not IPv4")                           \
+	X(TO_SELF, "outbound packet for our own address")                    \
+	X(MULTICAST, "outbound multicast (tun.drop_multicast)")              \
+	X(BROADCAST, "outbound broadcast (tun.drop_local_broadcast)")        \
+	X(NO_ROUTE, "no route for the destination")                          \
+	X(PENDING_FULL, "handshake queue full")                              \
+	X(PENDING_TIMEOUT, "handshake did not complete in time")             \
+	X(LEASE, "send counters exhausted, waiting for a lease")             \
+	X(NO_REMOTE, "tunnel has no underlay address")                       \
+	X(TOO_BIG, "packet larger than the buffers")                         \
+	X(TX, "NIC queue refused the datagram")
+
+enum dp_drop {
+#define DP_DROP_ENUM(name, text) DP_DROP_##name,
+	DP_DROP_REASONS(DP_DROP_ENUM)
+#undef DP_DROP_ENUM
+	DP_DROP_MAX
+};
+
+extern const char *const dp_drop_names[DP_DROP_MAX];
+extern const char *const dp_drop_texts[DP_DROP_MAX];
+
+struct dp_counters {
+	_Alignas(64) uint64_t rx_packets, rx_bytes;   /* from the NIC */
+	uint64_t tx_packets, tx_bytes;                /* to the NIC */
+	uint64_t tun_rx_packets, tun_rx_bytes;        /* read from the TUN */
+	uint64_t tun_tx_packets, tun_tx_bytes;        /* written to the TUN */
+	uint64_t punches;        /* 1-byte NAT punches, ignored as in 1.6.1 */
+	uint64_t punted;         /* handed to the control plane */
+	uint64_t test_replies;   /* answered test requests */
+	uint64_t recv_errors;    /* recv_error datagrams sent */
+	uint64_t drops[DP_DROP_MAX];
+};
+
+#endif /* DP_STATS_H */

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The dataplane stages in memory, no kernel: host-b's worker receives the
+ * Appendix A datagrams host-a sent and sends its own, byte for byte as the
+ * spec has them; then the drop reasons, recv_errors, punts and the pending
+ * queue, for both ciphers where the vectors allow.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "aead_vectors.h"
+#include "noise_vectors.h"
+#include "status.h"
+#include "wire.h"
+#include "worker.h"
+
+#define HOST_A 0x0a010001 /* 10.1.0.1 */
+#define HOST_B 0x0a010002
+#define IDX_A 0x01020304
+#define IDX_B 0xa0b0c0d0
+
+struct env {
+	struct dp_shared shared;
+	struct dp_worker w;
+	struct dp_sa *sa;          /* host-b's SA towards host-a */
+	struct sockaddr_in6 peer;  /* host-a's underlay address */
+	uint8_t rx[64][256];
+	struct dp_pkt pkts[64];
+};
+
+static struct sockaddr_in6 addr4(const char *ip, uint16_t port)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+				  .sin6_port = htons(port) };
+	char mapped[64];
+
+	snprintf(mapped, sizeof(mapped), "::ffff:%s", ip);
+	inet_pton(AF_INET6, mapped, &a.sin6_addr);
+	return a;
+}
+
+static const struct nebula_transport_test_data *vector(const char *name)
+{
+	for (size_t i = 0; i < sizeof(nebula_aes_transport_vectors) /
+				       sizeof(nebula_aes_transport_vectors[0]);
+	     i++)
+		if (!strcmp(nebula_aes_transport_vectors[i].name, name))
+			return &nebula_aes_transport_vectors[i];
+	fail_msg("no vector %s", name);
+	return NULL;
+}
+
+static struct dp_sa *make_sa(struct env *e, uint32_t local, uint32_t remote,
+			     uint32_t vpn_ip, bool known_remote)
+{
+	struct ctlmsg_tunnel_add m = { .local_index = local,
+				       .remote_index = remote,
+				       .vpn_ip = vpn_ip,
+				       .cipher = VL_CIPHER_AES,
+				       .send_counter = 2,
+				       .lease_end = CTLMSG_LEASE_STEP,
+				       .recv_max = 2,
+				       .n_peer_nets = 1,
+				       .peer_nets = { { vpn_ip, 0xffffffff } } };
+	struct vl_status st = { "" };
+	struct dp_sa *sa;
+
+	if (known_remote)
+		m.remote = e->peer;
+	/* host-b: receives with k1, sends with k2. */
+	memcpy(m.send_key, vec_noise_aes_k2, 32);
+	memcpy(m.recv_key, vec_noise_aes_k1, 32);
+	assert_int_equal(dp_sa_new(&m, &sa, &st), 0);
+	return sa;
+}
+
+static void publish(struct env *e, struct dp_sa **sas, unsigned int n)
+{
+	struct dp_sa_table *old = atomic_load(&e->shared.sa_table);
+
+	atomic_store(&e->shared.sa_table, dp_sa_table_build(sas, n));
+	assert_non_null(atomic_load(&e->shared.sa_table));
+	dp_sa_table_free(old);
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct ctlmsg_setup *s;
+
+	if (!e || vl_aead_init())
+		return -1;
+	s = &e->shared.setup;
+	s->vpn = (struct ctlmsg_net){ HOST_B, 0xffff0000 };
+	s->n_local_nets = 2;
+	s->local_nets[0] = (struct ctlmsg_net){ HOST_B, 0xffffffff };
+	s->local_nets[1] = (struct ctlmsg_net){ 0xc0a83200, 0xffffff00 };
+	s->n_routes = 1;
+	s->routes[0] = (struct ctlmsg_route){ { 0xc0a84d00, 0xffffff00 },
+					      HOST_A, 0, 0 };
+	s->send_recv_error = CTLMSG_RECV_ERROR_ALWAYS;
+	s->pending_timeout_ms = 1000;
+	e->peer = addr4("172.31.0.1", 4242);
+	if (dp_worker_init(&e->w, 0, &e->shared))
+		return -1;
+	e->sa = make_sa(e, IDX_B, IDX_A, HOST_A, true);
+	publish(e, &e->sa, 1);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	dp_sa_table_free(atomic_load(&e->shared.sa_table));
+	dp_sa_free(e->sa);
+	dp_worker_free(&e->w);
+	free(e);
+	return 0;
+}
+
+/* Runs one inbound burst of the given datagrams from @from. */
+static void inbound(struct env *e, const uint8_t *const *d,
+		    const unsigned int *len, unsigned int n,
+		    const struct sockaddr_in6 *from)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		memcpy(e->rx[i], d[i], len[i]);
+		e->pkts[i] = (struct dp_pkt){ .data = e->rx[i], .len = len[i],
+					      .addr = *from };
+	}
+	dp_worker_begin(&e->w, 1000);
+	dp_in_burst(&e->w, e->pkts, n);
+}
+
+static void inbound_one(struct env *e, const uint8_t *d, unsigned int len)
+{
+	inbound(e, &d, &len, 1, &e->peer);
+}
+
+/* A datagram host-a would send: sealed with k1 at @counter. */
+static unsigned int seal_as_a(uint8_t *out, uint8_t type, uint8_t subtype,
+			      uint32_t index, uint64_t counter,
+			      const uint8_t *pt, unsigned int len)
+{
+	struct vl_aead_key k;
+	uint8_t nonce[12];
+
+	vl_aead_key_set(&k, VL_CIPHER_AES, vec_noise_aes_k1);
+	wire_header_encode(out, (enum wire_type)type, subtype, index, counter);
+	vl_aead_nonce(VL_CIPHER_AES, counter, nonce);
+	vl_aead_seal(&k, nonce, out, 16, pt, len, out + 16);
+	vl_aead_key_wipe(&k);
+	return len + 32;
+}
+
+static void test_stages_inbound_vectors(void **state)
+{
+	struct env *e = *state;
+	const struct nebula_transport_test_data *data, *test, *lh, *close;
+
+	data = vector("AESGCM DATA host-a->host-b");
+	test = vector("AESGCM TEST request host-a->host-b");
+	lh = vector("AESGCM LIGHTHOUSE HostQuery(10.1.0.2) host-a->host-b");
+	close = vector("AESGCM CLOSETUNNEL host-a->host-b");
+
+	/* Data: the inner packet goes to the TUN, exactly. */
+	inbound_one(e, data->datagram.data, data->datagram.len);
+	assert_int_equal(e->w.n_to_tun, 1);
+	assert_int_equal(e->w.to_tun_len[0], data->plaintext.len);
+	assert_memory_equal(e->w.to_tun[0], data->plaintext.data,
+			    data->plaintext.len);
+	assert_int_equal(e->w.n_punts, 0);
+
+	/* Test request: answered on the worker, counter 3, readable with k2. */
+	inbound_one(e, test->datagram.data, test->datagram.len);
+	assert_int_equal(e->w.n_to_net, 1);
+	{
+		const struct dp_pkt *r = &e->w.to_net[0];
+		struct wire_header h;
+		struct vl_aead_key k;
+		uint8_t nonce[12], pt[16];
+
+		assert_int_equal(r->len, 32);
+		wire_header_decode(r->data, &h);
+		assert_int_equal(h.type, WIRE_TEST);
+		assert_int_equal(h.subtype, WIRE_SUB_TEST_REPLY);
+		assert_int_equal(h.remote_index, IDX_A);
+		assert_int_equal(h.counter, 3);
+		assert_memory_equal(&r->addr, &e->peer, sizeof(e->peer));
+		vl_aead_key_set(&k, VL_CIPHER_AES, vec_noise_aes_k2);
+		vl_aead_nonce(VL_CIPHER_AES, 3, nonce);
+		assert_true(vl_aead_open(&k, nonce, r->data, 16, r->data + 16, 0,
+					 pt));
+		vl_aead_key_wipe(&k);
+	}
+
+	/* Lighthouse and closeTunnel: decrypted, punted with the tunnel. */
+	inbound_one(e, lh->datagram.data, lh->datagram.len);
+	assert_int_equal(e->w.n_punts, 1);
+	assert_int_equal(e->w.punts[0].reason, CTLMSG_PUNT_TUNNEL_MSG);
+	assert_int_equal(e->w.punts[0].type, WIRE_LIGHTHOUSE);
+	assert_int_equal(e->w.punts[0].local_index, IDX_B);
+	assert_int_equal(e->w.punts[0].counter, 5);
+	assert_int_equal(e->w.punts[0].len, lh->plaintext.len);
+	assert_memory_equal(e->w.punts[0].data, lh->plaintext.data,
+			    lh->plaintext.len);
+	inbound_one(e, close->datagram.data, close->datagram.len);
+	assert_int_equal(e->w.n_punts, 1);
+	assert_int_equal(e->w.punts[0].type, WIRE_CLOSE_TUNNEL);
+	assert_int_equal(e->w.punts[0].len, 0);
+
+	assert_int_equal(atomic_load(&e->sa->rx_packets), 4);
+	for (int i = 0; i < DP_DROP_MAX; i++)
+		assert_int_equal(e->w.stats.drops[i], 0);
+}
+
+static void test_stages_outbound_vector(void **state)
+{
+	struct env *e = *state;
+	const struct nebula_transport_test_data *v;
+	uint32_t len;
+
+	/* host-b -> host-a at counter 3: the spec's datagram, exactly. */
+	v = vector("AESGCM DATA host-b->host-a");
+	len = v->plaintext.len;
+	dp_worker_begin(&e->w, 1000);
+	memcpy(e->w.tx_bufs[0] + DP_HEADROOM, v->plaintext.data, len);
+	dp_out_burst(&e->w, &len, 1);
+	assert_int_equal(e->w.n_to_net, 1);
+	assert_int_equal(e->w.to_net[0].len, v->datagram.len);
+	assert_memory_equal(e->w.to_net[0].data, v->datagram.data,
+			    v->datagram.len);
+	assert_memory_equal(&e->w.to_net[0].addr, &e->peer, sizeof(e->peer));
+	assert_int_equal(atomic_load(&e->sa->send_counter), 3);
+}
+
+static void test_stages_replay_and_recv_error(void **state)
+{
+	struct env *e = *state;
+	const struct nebula_transport_test_data *v;
+	static const uint8_t want[16] = { 0x12, 0, 0, 0, 0xa0, 0xb0, 0xc0, 0xd0 };
+	uint8_t other[96];
+
+	v = vector("AESGCM DATA host-a->host-b");
+	inbound_one(e, v->datagram.data, v->datagram.len);
+	assert_int_equal(e->w.n_to_tun, 1);
+
+	/* The same datagram again: a replay, answered with a recv_error. */
+	inbound_one(e, v->datagram.data, v->datagram.len);
+	assert_int_equal(e->w.n_to_tun, 0);
+	assert_int_equal(e->w.stats.drops[DP_DROP_REPLAY], 1);
+	assert_int_equal(e->w.n_to_net, 1);
+	assert_int_equal(e->w.to_net[0].len, 16);
+	assert_memory_equal(e->w.to_net[0].data, want, 16);
+
+	/* An unknown index: the spec's recv_error bytes for it. */
+	memcpy(other, v->datagram.data, v->datagram.len);
+	wire_put_be32(other + 4, 0x0badf00d);
+	inbound_one(e, other, v->datagram.len);
+	assert_int_equal(e->w.stats.drops[DP_DROP_NO_TUNNEL], 1);
+	assert_int_equal(e->w.n_to_net, 1);
+	assert_int_equal(wire_get_be32(e->w.to_net[0].data + 4), 0x0badf00d);
+
+	/* send_recv_error: private answers only private sources. */
+	e->shared.setup.send_recv_error = CTLMSG_RECV_ERROR_PRIVATE;
+	inbound_one(e, other, v->datagram.len); /* 172.31/16 is private */
+	assert_int_equal(e->w.n_to_net, 1);
+	{
+		struct sockaddr_in6 pub = addr4("8.8.8.8", 4242);
+		const uint8_t *d = other;
+		unsigned int l = v->datagram.len;
+
+		inbound(e, &d, &l, 1, &pub);
+		assert_int_equal(e->w.n_to_net, 0);
+	}
+	e->shared.setup.send_recv_error = CTLMSG_RECV_ERROR_NEVER;
+	inbound_one(e, other, v->datagram.len);
+	assert_int_equal(e->w.n_to_net, 0);
+	e->shared.setup.send_recv_error = CTLMSG_RECV_ERROR_ALWAYS;
+}
+
+static void test_stages_forgery_consumes_nothing(void **state)
+{
+	struct env *e = *state;
+	const struct nebula_transport_test_data *v;
+	uint8_t bad[96];
+
+	v = vector("AESGCM DATA host-a->host-b");
+	for (unsigned int bit = 0; bit < v->datagram.len * 8; bit += 7) {
+		/* Header bits that change type or index take other paths. */
+		if (bit < 64)
+			continue;
+		memcpy(bad, v->datagram.data, v->datagram.len);
+		bad[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+		inbound_one(e, bad, v->datagram.len);
+		assert_int_equal(e->w.n_to_tun, 0);
+		assert_int_equal(e->w.n_to_net, 0); /* no recv_error for a bad tag */
+	}
+	assert_true(e->w.stats.drops[DP_DROP_BAD_TAG] > 0);
+	/* The genuine packet still gets through: no counter was used. */
+	inbound_one(e, v->datagram.data, v->datagram.len);
+	assert_int_equal(e->w.n_to_tun, 1);
+}
+
+static void test_stages_inbound_drops(void **state)
+{
+	static const uint8_t punch[1] = { 0x01 }, five[5] = { 0 };
+	struct env *e = *state;
+	/* 10.1.0.1 -> 10.1.0.2 UDP, 28 bytes, checksums irrelevant here. */
+	uint8_t ip[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0,
+			   10, 1, 0, 1, 10, 1, 0, 2, 0x13, 0x88, 0x17, 0x70,
+			   0, 8, 0, 0 };
+	uint8_t d[96], hs[40] = { 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				  0, 0, 1 };
+	struct sockaddr_in6 inside = addr4("10.1.0.9", 4242);
+	const uint8_t *p = hs;
+	unsigned int n = sizeof(hs);
+	uint64_t c = 10;
+
+	inbound_one(e, punch, 1);
+	assert_int_equal(e->w.stats.punches, 1);
+	inbound_one(e, five, 5);
+	assert_int_equal(e->w.stats.drops[DP_DROP_SHORT], 1);
+
+	/* A handshake goes to the control plane as it came. */
+	inbound_one(e, hs, sizeof(hs));
+	assert_int_equal(e->w.n_punts, 1);
+	assert_int_equal(e->w.punts[0].reason, CTLMSG_PUNT_HANDSHAKE);
+	assert_int_equal(e->w.punts[0].len, sizeof(hs));
+	assert_memory_equal(e->w.punts[0].data, hs, sizeof(hs));
+
+	/* From inside the VPN network: a tunnel inside itself. */
+	inbound(e, &p, &n, 1, &inside);
+	assert_int_equal(e->w.stats.drops[DP_DROP_OWN_NETWORK], 1);
+
+	/* Unknown type, relay envelope. */
+	n = seal_as_a(d, 9, 0, IDX_B, c++, ip, sizeof(ip));
+	inbound_one(e, d, n);
+	assert_int_equal(e->w.stats.drops[DP_DROP_UNKNOWN_TYPE], 1);
+	n = seal_as_a(d, WIRE_MESSAGE, WIRE_SUB_RELAY, IDX_B, c++, ip, sizeof(ip));
+	inbound_one(e, d, n);
+	assert_int_equal(e->w.stats.drops[DP_DROP_RELAY], 1);
+
+	/* The inner packet: from the peer, to us, well-formed. */
+	n = seal_as_a(d, WIRE_MESSAGE, 0, IDX_B, c++, ip, sizeof(ip));
+	inbound_one(e, d, n);
+	assert_int_equal(e->w.n_to_tun, 1);
+	ip[15] = 7; /* source 10.1.0.7: not in host-a's certificate */
+	n = seal_as_a(d, WIRE_MESSAGE, 0, IDX_B, c++, ip, sizeof(ip));
+	inbound_one(e, d, n);
+	assert_int_equal(e->w.stats.drops[DP_DROP_SPOOFED], 1);
+	ip[15] = 1;
+	ip[19] = 9; /* destination 10.1.0.9: not ours */
+	n = seal_as_a(d, WIRE_MESSAGE, 0, IDX_B, c++, ip, sizeof(ip));
+	inbound_one(e, d, n);
+	assert_int_equal(e->w.stats.drops[DP_DROP_NOT_FOR_US], 1);
+	ip[16] = 192, ip[17] = 168, ip[18] = 50, ip[19] = 3;
+	n = seal_as_a(d, WIRE_MESSAGE, 0, IDX_B, c++, ip, sizeof(ip));
+	inbound_one(e, d, n); /* our certificate's subnet: ours */
+	assert_int_equal(e->w.n_to_tun, 1);
+	ip[0] = 0x60; /* IPv6 inside */
+	n = seal_as_a(d, WIRE_MESSAGE, 0, IDX_B, c++, ip, sizeof(ip));
+	inbound_one(e, d, n);
+	assert_int_equal(e->w.stats.drops[DP_DROP_BAD_INNER], 1);
+	ip[0] = 0x45;
+	/* A UDP packet without its ports. */
+	n = seal_as_a(d, WIRE_MESSAGE, 0, IDX_B, c++, ip, 22);
+	inbound_one(e, d, n);
+	assert_int_equal(e->w.stats.drops[DP_DROP_BAD_INNER], 2);
+	/* Header and tag but not even an empty plaintext's worth. */
+	n = seal_as_a(d, WIRE_MESSAGE, 0, IDX_B, c++, ip, 0);
+	inbound_one(e, d, n - 1);
+	assert_int_equal(e->w.stats.drops[DP_DROP_SHORT], 2);
+}
+
+static void test_stages_roaming_punt(void **state)
+{
+	struct env *e = *state;
+	struct sockaddr_in6 moved = addr4("172.31.0.77", 5555);
+	const struct nebula_transport_test_data *v;
+	const uint8_t *d;
+	unsigned int n;
+
+	v = vector("AESGCM DATA host-a->host-b");
+	d = v->datagram.data;
+	n = v->datagram.len;
+	inbound(e, &d, &n, 1, &moved);
+	assert_int_equal(e->w.n_to_tun, 1);
+	assert_int_equal(e->w.n_punts, 1);
+	assert_int_equal(e->w.punts[0].reason, CTLMSG_PUNT_ROAM);
+	assert_int_equal(e->w.punts[0].local_index, IDX_B);
+	assert_memory_equal(&e->w.punts[0].from, &moved, sizeof(moved));
+}
+
+static void test_stages_outbound_routes_and_drops(void **state)
+{
+	struct env *e = *state;
+	uint8_t ip[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0,
+			   10, 1, 0, 2, 10, 1, 0, 1, 0, 1, 0, 2, 0, 8, 0, 0 };
+	static const struct {
+		uint8_t dst[4];
+		int drop; /* -1: sent */
+	} cases[] = {
+		{ { 10, 1, 0, 1 }, -1 },
+		{ { 192, 168, 77, 5 }, -1 },            /* unsafe route via A */
+		{ { 192, 168, 78, 5 }, DP_DROP_NO_ROUTE },
+		{ { 10, 1, 0, 2 }, DP_DROP_TO_SELF },
+		{ { 224, 0, 0, 1 }, DP_DROP_MULTICAST },
+		{ { 10, 1, 255, 255 }, DP_DROP_BROADCAST },
+	};
+	uint32_t len = sizeof(ip);
+
+	e->shared.setup.drop_multicast = 1;
+	e->shared.setup.drop_local_broadcast = 1;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(ip + 16, cases[i].dst, 4);
+		dp_worker_begin(&e->w, 1000);
+		memcpy(e->w.tx_bufs[0] + DP_HEADROOM, ip, sizeof(ip));
+		dp_out_burst(&e->w, &len, 1);
+		if (cases[i].drop < 0) {
+			assert_int_equal(e->w.n_to_net, 1);
+			continue;
+		}
+		assert_int_equal(e->w.n_to_net, 0);
+		assert_int_equal(e->w.stats.drops[cases[i].drop], 1);
+	}
+	/* Not IPv4 at all. */
+	ip[0] = 0x60;
+	dp_worker_begin(&e->w, 1000);
+	memcpy(e->w.tx_bufs[0] + DP_HEADROOM, ip, sizeof(ip));
+	dp_out_burst(&e->w, &len, 1);
+	assert_int_equal(e->w.stats.drops[DP_DROP_NOT_IPV4], 1);
+}
+
+static void test_stages_pending_queue(void **state)
+{
+	struct env *e = *state;
+	uint8_t ip[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0,
+			   10, 1, 0, 2, 10, 1, 0, 3, 0, 1, 0, 2, 0, 8, 0, 0 };
+	uint32_t lens[DP_BURST_MAX];
+	struct dp_sa *sas[2];
+	uint64_t first = 0;
+
+	/* 10.1.0.3 has no tunnel: 30 packets wait, one MISS is punted. */
+	dp_worker_begin(&e->w, 1000);
+	for (unsigned int i = 0; i < 30; i++) {
+		ip[4] = (uint8_t)i; /* IP ID: tells them apart */
+		memcpy(e->w.tx_bufs[i] + DP_HEADROOM, ip, sizeof(ip));
+		lens[i] = sizeof(ip);
+	}
+	dp_out_burst(&e->w, lens, 30);
+	assert_int_equal(e->w.n_to_net, 0);
+	assert_int_equal(e->w.n_punts, 1);
+	assert_int_equal(e->w.punts[0].reason, CTLMSG_PUNT_MISS);
+	assert_int_equal(e->w.punts[0].vpn_ip, 0x0a010003);
+	dp_worker_begin(&e->w, 2000);
+	dp_out_flush_pending(&e->w);
+	assert_int_equal(e->w.n_to_net, 0);
+
+	/* The handshake completes: the queue leaves in order, counters 3.. */
+	sas[0] = e->sa;
+	sas[1] = make_sa(e, 0x11111111, 0x22222222, 0x0a010003, true);
+	publish(e, sas, 2);
+	dp_worker_begin(&e->w, 3000);
+	dp_out_flush_pending(&e->w);
+	assert_int_equal(e->w.n_to_net, 30);
+	for (unsigned int i = 0; i < 30; i++) {
+		struct wire_header h;
+
+		wire_header_decode(e->w.to_net[i].data, &h);
+		assert_int_equal(h.remote_index, 0x22222222);
+		if (!i)
+			first = h.counter;
+		assert_int_equal(h.counter, first + i);
+	}
+	assert_int_equal(first, 3);
+
+	/* Another peer that never answers: dropped after the timeout. */
+	ip[19] = 4;
+	dp_worker_begin(&e->w, 4000);
+	memcpy(e->w.tx_bufs[0] + DP_HEADROOM, ip, sizeof(ip));
+	lens[0] = sizeof(ip);
+	dp_out_burst(&e->w, lens, 1);
+	dp_worker_begin(&e->w, 4000 + 2000ull * 1000000);
+	dp_out_flush_pending(&e->w);
+	assert_int_equal(e->w.stats.drops[DP_DROP_PENDING_TIMEOUT], 1);
+	assert_int_equal(e->w.n_pending_free + e->w.n_pending_sent,
+			 DP_PENDING_BUFS);
+
+	/* Over 100 for one peer: the rest is dropped and counted. */
+	dp_worker_begin(&e->w, 5000);
+	for (unsigned int i = 0; i < DP_BURST_MAX; i++) {
+		memcpy(e->w.tx_bufs[i] + DP_HEADROOM, ip, sizeof(ip));
+		lens[i] = sizeof(ip);
+	}
+	dp_out_burst(&e->w, lens, DP_BURST_MAX);
+	dp_out_burst(&e->w, lens, DP_BURST_MAX);
+	assert_int_equal(e->w.stats.drops[DP_DROP_PENDING_FULL],
+			 2 * DP_BURST_MAX - DP_PENDING_PER_PEER);
+
+	publish(e, &e->sa, 1);
+	dp_sa_free(sas[1]);
+}
+
+static void test_stages_lease(void **state)
+{
+	struct env *e = *state;
+	const struct nebula_transport_test_data *v;
+	uint32_t len;
+
+	/* No counter past the lease end is ever used. */
+	v = vector("AESGCM DATA host-b->host-a");
+	len = v->plaintext.len;
+	atomic_store(&e->sa->lease_end, 4);
+	for (int i = 0; i < 4; i++) {
+		dp_worker_begin(&e->w, 1000);
+		memcpy(e->w.tx_bufs[0] + DP_HEADROOM, v->plaintext.data, len);
+		dp_out_burst(&e->w, &len, 1);
+		assert_int_equal(e->w.n_to_net, i < 2 ? 1 : 0);
+	}
+	assert_int_equal(e->w.stats.drops[DP_DROP_LEASE], 2);
+	assert_true(dp_sa_lease_wanted(e->sa));
+	assert_false(dp_sa_lease_wanted(e->sa)); /* asked once */
+}
+
+static void test_stages_drop_names(void **state)
+{
+	(void)state;
+	for (int i = 0; i < DP_DROP_MAX; i++) {
+		assert_non_null(dp_drop_names[i]);
+		assert_non_null(dp_drop_texts[i]);
+	}
+	assert_string_equal(dp_drop_names[DP_DROP_BAD_TAG], "BAD_TAG");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_stages_inbound_vectors,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_outbound_vector,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_replay_and_recv_error,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_forgery_consumes_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_inbound_drops,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_roaming_punt,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_outbound_routes_and_drops,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_pending_queue,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_lease, setup,
+						teardown),
+		cmocka_unit_test(test_stages_drop_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
