@@ -67,7 +67,12 @@ unsigned int dp_port_rx_burst(struct dp_port *p, struct dp_pkt *pkts,
 unsigned int dp_port_tx_burst(struct dp_port *p, const struct dp_pkt *pkts,
 			      unsigned int n);
 
-/* For poll(): readable when rx_burst would return something. */
+/*
+ * For poll(). A coalesced (GRO) receive can hold more datagrams than one
+ * burst takes; the rest wait in the port and no poll() event announces
+ * them. So: call rx_burst again without polling while it returns max, and
+ * poll only after a shorter burst.
+ */
 int dp_port_fd(const struct dp_port *p);
 uint16_t dp_port_local_port(const struct dp_port *p);
 const struct dp_port_stats *dp_port_stats(const struct dp_port *p);

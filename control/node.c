@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vela-control's event loop and its end of the control channel.
+ *
+ * The dataplane owns the socket; we connect, say HELLO and send SETUP
+ * (which a running dataplane accepts again unchanged). Then:
+ * - the dataplane had tunnels and we have none: we restarted. DUMP and
+ *   adopt them: no handshake, traffic never stopped;
+ * - we have tunnels and the dataplane has none: it restarted. Install them
+ *   again with send counters above every lease we granted, so no nonce is
+ *   used twice.
+ * If the connection drops we keep our state and reconnect every second.
+ *
+ * One thread, one poll() over the socket with a 100 ms tick for timers.
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <sodium.h>
+
+#include "ipnet.h"
+#include "log.h"
+#include "status.h"
+#include "wire.h"
+
+#define TICK_MS 100
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void ctl_ip_str(uint32_t ip, char buf[16])
+{
+	snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, ip >> 16 & 0xff,
+		 ip >> 8 & 0xff, ip & 0xff);
+}
+
+void ctl_addr_str(const struct sockaddr_in6 *a, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+		inet_ntop(AF_INET, a->sin6_addr.s6_addr + 12, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(a->sin6_port));
+	} else {
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(a->sin6_port));
+	}
+}
+
+/* "host:port" or "[v6]:port" resolved to v4-mapped/IPv6 socket addresses. */
+static unsigned int resolve(const char *hostport, struct sockaddr_in6 *out,
+			    unsigned int max)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM,
+				  .ai_flags = AI_NUMERICSERV }, *res, *ai;
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	unsigned int n = 0;
+	size_t hl;
+
+	if (!colon)
+		return 0;
+	hl = (size_t)(colon - hostport);
+	if (hostport[0] == '[' && hl >= 2) {
+		hostport++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return 0;
+	memcpy(host, hostport, hl);
+	host[hl] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &res))
+		return 0;
+	for (ai = res; ai && n < max; ai = ai->ai_next) {
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
+
+		if (ai->ai_family == AF_INET) {
+			const struct sockaddr_in *v4 = (const void *)ai->ai_addr;
+
+			a.sin6_port = v4->sin_port;
+			a.sin6_addr.s6_addr[10] = 0xff;
+			a.sin6_addr.s6_addr[11] = 0xff;
+			memcpy(a.sin6_addr.s6_addr + 12, &v4->sin_addr, 4);
+		} else if (ai->ai_family == AF_INET6) {
+			memcpy(&a, ai->ai_addr, sizeof(a));
+		} else {
+			continue;
+		}
+		out[n++] = a;
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+int ctl_node_init(struct ctl_node *n, const char *config_path,
+		  struct vl_status *st)
+{
+	struct timespec now;
+	char *warnings = NULL;
+	int err;
+
+	memset(n, 0, sizeof(*n));
+	n->dp_fd = -1;
+	err = ctl_config_load(&n->cfg, config_path, &warnings, st);
+	if (err)
+		return err;
+	vl_log_setup((enum vl_log_level)n->cfg.log_level,
+		     n->cfg.log_format == CTL_LOG_JSON,
+		     n->cfg.disable_timestamp);
+	if (warnings) {
+		for (char *line = strtok(warnings, "\n"); line;
+		     line = strtok(NULL, "\n"))
+			vl_log(VL_LOG_WARN, line, NULL);
+		free(warnings);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	err = ctl_pki_load(&n->pki, &n->cfg, &now, stderr, st);
+	if (err)
+		goto free_cfg;
+	n->socket_path = n->cfg.socket;
+
+	n->statics = calloc(n->cfg.n_static_hosts + 1, sizeof(*n->statics));
+	if (!n->statics) {
+		err = vl_status_set(st, -ENOMEM, "out of memory");
+		goto free_pki;
+	}
+	for (size_t i = 0; i < n->cfg.n_static_hosts; i++) {
+		const struct ctl_static_host *h = &n->cfg.static_hosts[i];
+		struct ctl_static_addrs *s = &n->statics[n->n_statics++];
+
+		/* static_host_map keys must be inside the VPN network. */
+		if ((h->vpn_ip & n->pki.vpn_mask) !=
+		    (n->pki.vpn_ip & n->pki.vpn_mask)) {
+			char ip[16];
+
+			ctl_ip_str(h->vpn_ip, ip);
+			err = vl_status_set(st, -EINVAL,
+					    "%s:%u: static_host_map: %s is not in the VPN network of our certificate",
+					    n->cfg.path, h->line, ip);
+			goto free_statics;
+		}
+		s->vpn_ip = h->vpn_ip;
+		for (size_t k = 0; k < h->n_addrs && s->n_addrs < CTL_ADDRS_MAX;
+		     k++) {
+			unsigned int got = resolve(h->addrs[k],
+						   s->addrs + s->n_addrs,
+						   CTL_ADDRS_MAX - s->n_addrs);
+
+			if (!got)
+				vl_log(VL_LOG_WARN,
+				       "Could not resolve a static_host_map address",
+				       "address", h->addrs[k], NULL);
+			s->n_addrs += got;
+		}
+	}
+	return 0;
+
+free_statics:
+	free(n->statics);
+free_pki:
+	ctl_pki_free(&n->pki);
+free_cfg:
+	ctl_config_free(&n->cfg);
+	return err;
+}
+
+void ctl_node_free(struct ctl_node *n)
+{
+	for (size_t i = 0; i < n->n_tunnels; i++)
+		ctl_tunnel_free(n->tunnels[i]);
+	free(n->tunnels);
+	for (size_t i = 0; i < n->n_pending; i++) {
+		ctl_noise_wipe(&n->pending[i]->noise);
+		free(n->pending[i]);
+	}
+	free(n->pending);
+	free(n->statics);
+	if (n->dp_fd >= 0)
+		close(n->dp_fd);
+	ctl_pki_free(&n->pki);
+	ctl_config_free(&n->cfg);
+	memset(n, 0, sizeof(*n));
+	n->dp_fd = -1;
+}
+
+static void disconnect(struct ctl_node *n, const char *why)
+{
+	if (n->dp_fd < 0)
+		return;
+	vl_log(VL_LOG_WARN, "Lost the dataplane connection", "reason", why,
+	       NULL);
+	close(n->dp_fd);
+	n->dp_fd = -1;
+	n->set_up = false;
+}
+
+int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len)
+{
+	struct ctlmsg_hdr *h = msg;
+
+	if (n->dp_fd < 0)
+		return -ENOTCONN;
+	h->version = CTLMSG_VERSION;
+	h->type = type;
+	h->len = len;
+	h->seq = ++n->seq;
+	h->reserved = 0;
+	if (send(n->dp_fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		int err = -errno;
+
+		disconnect(n, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/* ---- the host map ---------------------------------------------------- */
+
+struct ctl_tunnel *ctl_tunnel_by_vpn(struct ctl_node *n, uint32_t vpn_ip)
+{
+	for (size_t i = 0; i < n->n_tunnels; i++)
+		if (n->tunnels[i]->add.vpn_ip == vpn_ip)
+			return n->tunnels[i];
+	return NULL;
+}
+
+struct ctl_tunnel *ctl_tunnel_by_index(struct ctl_node *n, uint32_t index)
+{
+	for (size_t i = 0; i < n->n_tunnels; i++)
+		if (n->tunnels[i]->add.local_index == index)
+			return n->tunnels[i];
+	return NULL;
+}
+
+struct ctl_tunnel *ctl_tunnel_by_remote_index(struct ctl_node *n,
+					      uint32_t index)
+{
+	for (size_t i = 0; i < n->n_tunnels; i++)
+		if (n->tunnels[i]->add.remote_index == index)
+			return n->tunnels[i];
+	return NULL;
+}
+
+uint32_t ctl_index_new(struct ctl_node *n)
+{
+	/* As 1.6.1: random, non-zero, unique, up to 32 tries (§3.6). */
+	for (int i = 0; i < 32; i++) {
+		uint32_t idx = randombytes_random();
+		bool used = !idx || ctl_tunnel_by_index(n, idx);
+
+		for (size_t k = 0; !used && k < n->n_pending; k++)
+			used = n->pending[k]->local_index == idx;
+		if (!used)
+			return idx;
+	}
+	return randombytes_random() | 1;
+}
+
+void ctl_tunnel_free(struct ctl_tunnel *t)
+{
+	if (!t)
+		return;
+	ctl_cert_free(t->cert);
+	free(t->msg1);
+	free(t->msg2);
+	sodium_memzero(t, sizeof(*t));
+	free(t);
+}
+
+static int send_add(struct ctl_node *n, struct ctl_tunnel *t)
+{
+	struct ctlmsg_tunnel_add m = t->add;
+	int err = ctl_node_send(n, &m, CTLMSG_TUNNEL_ADD, sizeof(m));
+
+	sodium_memzero(&m, sizeof(m));
+	return err;
+}
+
+static void send_del(struct ctl_node *n, uint32_t index, bool send_close)
+{
+	struct ctlmsg_tunnel_del m = { .local_index = index,
+				       .send_close = send_close };
+
+	ctl_node_send(n, &m, CTLMSG_TUNNEL_DEL, sizeof(m));
+}
+
+int ctl_tunnel_install(struct ctl_node *n, struct ctl_tunnel *t)
+{
+	struct ctl_tunnel *old = ctl_tunnel_by_vpn(n, t->add.vpn_ip);
+	struct ctl_tunnel **more;
+
+	more = realloc(n->tunnels, (n->n_tunnels + 1) * sizeof(*more));
+	if (!more) {
+		ctl_tunnel_free(t);
+		return -ENOMEM;
+	}
+	n->tunnels = more;
+	n->tunnels[n->n_tunnels++] = t;
+	/* The new tunnel first: the dataplane flushes its queue onto it. */
+	send_add(n, t);
+	if (old)
+		ctl_tunnel_remove(n, old, false);
+	return 0;
+}
+
+void ctl_tunnel_remove(struct ctl_node *n, struct ctl_tunnel *t,
+		       bool send_close)
+{
+	char ip[16];
+
+	ctl_ip_str(t->add.vpn_ip, ip);
+	vl_log(VL_LOG_INFO, "Tunnel closed", "vpnIp", ip, "certName", t->name,
+	       NULL);
+	send_del(n, t->add.local_index, send_close);
+	for (size_t i = 0; i < n->n_tunnels; i++) {
+		if (n->tunnels[i] != t)
+			continue;
+		n->tunnels[i] = n->tunnels[--n->n_tunnels];
+		break;
+	}
+	ctl_tunnel_free(t);
+}
+
+/* ---- the dataplane connection --------------------------------------- */
+
+static int listen_addr(const char *host, uint16_t port,
+		       struct sockaddr_in6 *a)
+{
+	char buf[INET6_ADDRSTRLEN + 2];
+	size_t len = strlen(host);
+	uint32_t ip4;
+
+	memset(a, 0, sizeof(*a));
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons(port);
+	if (vl_ip4_parse(host, &ip4) == 0) {
+		a->sin6_addr.s6_addr[10] = 0xff;
+		a->sin6_addr.s6_addr[11] = 0xff;
+		wire_put_be32(a->sin6_addr.s6_addr + 12, ip4);
+		return 0;
+	}
+	if (host[0] == '[' && len > 2 && len - 2 < sizeof(buf) &&
+	    host[len - 1] == ']') {
+		memcpy(buf, host + 1, len - 2);
+		buf[len - 2] = '\0';
+		host = buf;
+	}
+	return inet_pton(AF_INET6, host, &a->sin6_addr) == 1 ? 0 : -EINVAL;
+}
+
+static int send_setup(struct ctl_node *n)
+{
+	const struct ctl_config *c = &n->cfg;
+	const struct ctl_cert *cert = n->pki.cert;
+	struct ctlmsg_setup *m = calloc(1, sizeof(*m));
+	uint64_t wait_ms;
+	int err;
+
+	if (!m)
+		return -ENOMEM;
+	if (listen_addr(c->listen_host, (uint16_t)c->listen_port, &m->listen)) {
+		vl_log(VL_LOG_ERROR, "listen.host is not an IP address",
+		       "host", c->listen_host, NULL);
+		free(m);
+		return -EINVAL;
+	}
+	m->backend = c->backend;
+	m->mode = c->mode;
+	m->workers = (uint32_t)c->workers;
+	m->cipher = c->cipher;
+	snprintf(m->interface, sizeof(m->interface), "%s", c->interface);
+	snprintf(m->tun_dev, sizeof(m->tun_dev), "%s", c->tun_dev);
+	m->tun_disabled = c->tun_disabled;
+	m->mtu = (uint32_t)c->mtu;
+	m->tx_queue = (uint32_t)c->tx_queue;
+	m->read_buffer = (uint32_t)c->read_buffer;
+	m->write_buffer = (uint32_t)c->write_buffer;
+	m->send_recv_error = c->send_recv_error;
+	m->drop_local_broadcast = c->drop_local_broadcast;
+	m->drop_multicast = c->drop_multicast;
+	/* What the handshake may take: 1 + 2 + ... + retries intervals. */
+	wait_ms = (uint64_t)c->handshake_try_interval_ns / 1000000 *
+		  (uint64_t)c->handshake_retries *
+		  (uint64_t)(c->handshake_retries + 1) / 2;
+	m->pending_timeout_ms = (uint32_t)(wait_ms + 1000);
+	m->vpn = (struct ctlmsg_net){ n->pki.vpn_ip, n->pki.vpn_mask };
+	for (size_t i = 0; i < cert->n_ips && m->n_local_nets < CTLMSG_NETS_MAX;
+	     i++)
+		m->local_nets[m->n_local_nets++] =
+			(struct ctlmsg_net){ cert->ips[i].ip, 0xffffffff };
+	for (size_t i = 0;
+	     i < cert->n_subnets && m->n_local_nets < CTLMSG_NETS_MAX; i++)
+		m->local_nets[m->n_local_nets++] = (struct ctlmsg_net){
+			cert->subnets[i].ip, cert->subnets[i].mask
+		};
+	for (size_t i = 0; i < c->n_routes && m->n_routes < CTLMSG_ROUTES_MAX;
+	     i++)
+		m->routes[m->n_routes++] = (struct ctlmsg_route){
+			{ c->routes[i].route.ip, c->routes[i].route.mask }, 0,
+			(uint32_t)c->routes[i].mtu, 0
+		};
+	for (size_t i = 0;
+	     i < c->n_unsafe_routes && m->n_routes < CTLMSG_ROUTES_MAX; i++)
+		m->routes[m->n_routes++] = (struct ctlmsg_route){
+			{ c->unsafe_routes[i].route.ip,
+			  c->unsafe_routes[i].route.mask },
+			c->unsafe_routes[i].via,
+			(uint32_t)c->unsafe_routes[i].mtu,
+			(uint32_t)c->unsafe_routes[i].metric
+		};
+	err = ctl_node_send(n, m, CTLMSG_SETUP, sizeof(*m));
+	free(m);
+	return err;
+}
+
+static void try_connect(struct ctl_node *n)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct ctlmsg_hello hello = { .role = CTLMSG_ROLE_CONTROL };
+	int fd;
+
+	if (strlen(n->socket_path) >= sizeof(sun.sun_path))
+		return;
+	strcpy(sun.sun_path, n->socket_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		close(fd);
+		return;
+	}
+	n->dp_fd = fd;
+	hello.pid = (uint32_t)getpid();
+	if (ctl_node_send(n, &hello, CTLMSG_HELLO, sizeof(hello)) == 0)
+		send_setup(n);
+}
+
+/* The dataplane restarted: every tunnel again, counters above the leases. */
+static void reinstall(struct ctl_node *n)
+{
+	for (size_t i = 0; i < n->n_tunnels; i++) {
+		struct ctl_tunnel *t = n->tunnels[i];
+
+		t->add.send_counter = t->add.lease_end;
+		t->add.lease_end += CTLMSG_LEASE_STEP;
+		send_add(n, t);
+	}
+}
+
+/* We restarted: take over what the dataplane still forwards. */
+static void adopt(struct ctl_node *n, const struct ctlmsg_dump_tunnel *d)
+{
+	struct vl_status st = { "" };
+	struct ctl_tunnel *t;
+	struct ctl_cert *c;
+	char ip[16];
+
+	if (ctl_tunnel_by_index(n, d->tunnel.local_index))
+		return;
+	if (d->tunnel.cert_len > sizeof(d->tunnel.cert) ||
+	    ctl_cert_decode(d->tunnel.cert, d->tunnel.cert_len, &c, &st) ||
+	    !c->n_ips) {
+		vl_log(VL_LOG_WARN, "Dropping a tunnel without a usable certificate",
+		       "error", st.msg, NULL);
+		send_del(n, d->tunnel.local_index, false);
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		ctl_cert_free(c);
+		return;
+	}
+	t->add = d->tunnel;
+	t->cert = c;
+	snprintf(t->name, sizeof(t->name), "%s", c->name);
+	{
+		struct ctl_tunnel **more = realloc(n->tunnels,
+						   (n->n_tunnels + 1) *
+							   sizeof(*more));
+
+		if (!more) {
+			ctl_tunnel_free(t);
+			return;
+		}
+		n->tunnels = more;
+		/* Already in the dataplane: nothing to send. */
+		n->tunnels[n->n_tunnels++] = t;
+	}
+	ctl_ip_str(t->add.vpn_ip, ip);
+	vl_log(VL_LOG_INFO, "Adopted tunnel from the running dataplane",
+	       "vpnIp", ip, "certName", t->name, NULL);
+}
+
+static void grant_lease(struct ctl_node *n, const struct ctlmsg_lease *req)
+{
+	struct ctl_tunnel *t = ctl_tunnel_by_index(n, req->local_index);
+	struct ctlmsg_lease m = { .local_index = req->local_index };
+
+	if (!t)
+		return;
+	if (req->lease_end > t->add.lease_end)
+		t->add.lease_end = req->lease_end;
+	t->add.lease_end += CTLMSG_LEASE_STEP;
+	if (req->recv_max > t->add.recv_max)
+		t->add.recv_max = req->recv_max;
+	m.lease_end = t->add.lease_end;
+	ctl_node_send(n, &m, CTLMSG_LEASE_GRANT, sizeof(m));
+}
+
+/* recv_error (§5.1): the peer lost our tunnel; the 4th one ends it. */
+static void on_recv_error(struct ctl_node *n, const struct ctlmsg_punt *p)
+{
+	struct wire_header h;
+	struct ctl_tunnel *t;
+
+	if (p->len < WIRE_HEADER_LEN)
+		return;
+	wire_header_decode(p->data, &h);
+	t = ctl_tunnel_by_remote_index(n, h.remote_index);
+	if (!t)
+		return;
+	if (++t->recv_errors < WIRE_RECV_ERROR_LIMIT)
+		return;
+	/* Only from the address we use, so a stranger cannot end it. */
+	if (t->add.remote.sin6_family &&
+	    memcmp(&t->add.remote.sin6_addr, &p->from.sin6_addr, 16))
+		return;
+	ctl_tunnel_remove(n, t, false);
+}
+
+static void on_roam(struct ctl_node *n, const struct ctlmsg_punt *p)
+{
+	struct ctl_tunnel *t = ctl_tunnel_by_index(n, p->local_index);
+	struct ctlmsg_tunnel_remote m = { .local_index = p->local_index,
+					  .remote = p->from };
+	char from[64], ip[16];
+
+	if (!t)
+		return;
+	t->add.remote = p->from;
+	ctl_node_send(n, &m, CTLMSG_TUNNEL_REMOTE, sizeof(m));
+	ctl_addr_str(&p->from, from, sizeof(from));
+	ctl_ip_str(t->add.vpn_ip, ip);
+	vl_log(VL_LOG_INFO, "Host roamed to new udp ip/port.", "vpnIp", ip,
+	       "newAddr", from, NULL);
+}
+
+static void on_tunnel_msg(struct ctl_node *n, const struct ctlmsg_punt *p)
+{
+	struct ctl_tunnel *t = ctl_tunnel_by_index(n, p->local_index);
+
+	if (!t)
+		return;
+	switch (p->type) {
+	case WIRE_CLOSE_TUNNEL:
+		ctl_tunnel_remove(n, t, false);
+		break;
+	case WIRE_LIGHTHOUSE:
+	case WIRE_CONTROL:
+	default:
+		/* Lighthouse and relay messages come with their issues. */
+		break;
+	}
+}
+
+static void on_punt(struct ctl_node *n, const struct ctlmsg_punt *p,
+		    size_t len)
+{
+	if (len < offsetof(struct ctlmsg_punt, data) ||
+	    p->len > sizeof(p->data) ||
+	    len < offsetof(struct ctlmsg_punt, data) + p->len)
+		return;
+	switch (p->reason) {
+	case CTLMSG_PUNT_HANDSHAKE:
+		ctl_hs_on_packet(n, p);
+		break;
+	case CTLMSG_PUNT_MISS:
+		ctl_hs_start(n, p->vpn_ip);
+		break;
+	case CTLMSG_PUNT_RECV_ERROR:
+		on_recv_error(n, p);
+		break;
+	case CTLMSG_PUNT_ROAM:
+		on_roam(n, p);
+		break;
+	case CTLMSG_PUNT_TUNNEL_MSG:
+		on_tunnel_msg(n, p);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_setup_done(struct ctl_node *n, const struct ctlmsg_setup_done *m)
+{
+	char port[8], workers[8];
+
+	if (m->err) {
+		vl_log(VL_LOG_ERROR, "The dataplane refused the setup", "error",
+		       m->msg, NULL);
+		disconnect(n, "setup refused");
+		return;
+	}
+	n->set_up = true;
+	n->port = m->port;
+	snprintf(port, sizeof(port), "%u", m->port);
+	snprintf(workers, sizeof(workers), "%u", m->workers);
+	vl_log(VL_LOG_INFO, "Dataplane ready", "port", port, "tun", m->tun_dev,
+	       "workers", workers, "note", m->msg, NULL);
+}
+
+/* One record from the dataplane. Lengths are checked before anything is read. */
+static void on_message(struct ctl_node *n, const void *buf, size_t len)
+{
+	const struct ctlmsg_hdr *h = buf;
+
+	if (len < sizeof(*h) || h->version != CTLMSG_VERSION || h->len != len)
+		return;
+	switch (h->type) {
+	case CTLMSG_HELLO:
+		if (len == sizeof(struct ctlmsg_hello)) {
+			const struct ctlmsg_hello *m = buf;
+
+			if (m->n_tunnels && !n->n_tunnels) {
+				struct ctlmsg_hdr dump;
+
+				ctl_node_send(n, &dump, CTLMSG_DUMP,
+					      sizeof(dump));
+			} else if (!m->n_tunnels && n->n_tunnels) {
+				reinstall(n);
+			}
+		}
+		break;
+	case CTLMSG_SETUP_DONE:
+		if (len == sizeof(struct ctlmsg_setup_done))
+			on_setup_done(n, buf);
+		break;
+	case CTLMSG_PUNT:
+		on_punt(n, buf, len);
+		break;
+	case CTLMSG_LEASE_REQUEST:
+		if (len == sizeof(struct ctlmsg_lease))
+			grant_lease(n, buf);
+		break;
+	case CTLMSG_DUMP_TUNNEL:
+		if (len == sizeof(struct ctlmsg_dump_tunnel))
+			adopt(n, buf);
+		break;
+	case CTLMSG_ERROR:
+		if (len == sizeof(struct ctlmsg_error)) {
+			const struct ctlmsg_error *e = buf;
+
+			vl_log(VL_LOG_ERROR, "The dataplane refused a message",
+			       "error", e->msg, NULL);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop)
+{
+	uint64_t next_connect = 0;
+	uint8_t *buf = malloc(CTLMSG_MAX);
+
+	if (!buf)
+		return -ENOMEM;
+	while (!*stop) {
+		struct pollfd pfd = { .fd = n->dp_fd, .events = POLLIN };
+
+		n->now_ns = mono_ns();
+		if (n->dp_fd < 0 && n->now_ns >= next_connect) {
+			try_connect(n);
+			next_connect = n->now_ns + 1000000000u;
+		}
+		pfd.fd = n->dp_fd;
+		if (poll(&pfd, 1, TICK_MS) > 0) {
+			ssize_t r = recv(n->dp_fd, buf, CTLMSG_MAX, MSG_TRUNC);
+
+			if (r <= 0)
+				disconnect(n, r ? strerror(errno) : "closed");
+			else if ((size_t)r <= CTLMSG_MAX)
+				on_message(n, buf, (size_t)r);
+		}
+		n->now_ns = mono_ns();
+		if (n->set_up)
+			ctl_hs_timers(n);
+	}
+	/* Leaving: tell every peer, as 1.6.1 does on SIGTERM (§5.3). */
+	while (n->n_tunnels)
+		ctl_tunnel_remove(n, n->tunnels[n->n_tunnels - 1], true);
+	free(buf);
+	return 0;
+}

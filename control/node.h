@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CTL_NODE_H
+#define CTL_NODE_H
+
+/*
+ * vela-control's state: the config, the PKI, the connection to the
+ * dataplane, the host map (established tunnels) and the pending handshakes.
+ * One thread runs all of it (node.c's event loop); nothing here is shared.
+ *
+ * The control plane keeps every tunnel's keys (wiped when the tunnel goes)
+ * so it can re-install them into a restarted dataplane without a new
+ * handshake, and the highest send-counter lease it granted, so the
+ * re-installed tunnel never reuses a nonce (common/ctlmsg.h).
+ */
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "config.h"
+#include "ctlmsg.h"
+#include "noise.h"
+#include "pki.h"
+
+#define CTL_ADDRS_MAX 16       /* underlay addresses tried per peer */
+#define CTL_HS_MSG_MAX 4096
+
+/* An established tunnel, as installed in the dataplane. */
+struct ctl_tunnel {
+	struct ctlmsg_tunnel_add add; /* keys and counters; wiped on free */
+	struct ctl_cert *cert;        /* the peer's, verified */
+	uint64_t peer_time;           /* the handshake Time that made it (§3.8) */
+	bool responder;
+	/* Responder side: msg 1 that made it and our msg 2, for retransmits. */
+	uint8_t *msg1;
+	size_t msg1_len;
+	uint8_t *msg2;
+	size_t msg2_len;
+	unsigned int recv_errors;
+	char name[64];                /* peer certificate name, for logs */
+};
+
+/* A handshake we started, waiting for message 2. */
+struct ctl_pending {
+	uint32_t vpn_ip;
+	uint32_t local_index;
+	struct ctl_noise noise;
+	uint8_t msg1[CTL_HS_MSG_MAX]; /* header included, resent unchanged */
+	size_t msg1_len;
+	unsigned int attempts;
+	uint64_t next_ns;             /* next transmission */
+	struct sockaddr_in6 addrs[CTL_ADDRS_MAX];
+	unsigned int n_addrs;
+};
+
+struct ctl_static_addrs {
+	uint32_t vpn_ip;
+	struct sockaddr_in6 addrs[CTL_ADDRS_MAX];
+	unsigned int n_addrs;
+};
+
+struct ctl_node {
+	struct ctl_config cfg;
+	struct ctl_pki pki;
+	const char *socket_path;
+	int dp_fd;                     /* -1 while not connected */
+	uint32_t seq;
+	bool set_up;                   /* SETUP_DONE received on this connection */
+	uint16_t port;                 /* the dataplane's bound port */
+	uint64_t now_ns;               /* CLOCK_MONOTONIC */
+
+	struct ctl_static_addrs *statics;
+	size_t n_statics;
+
+	struct ctl_tunnel **tunnels;
+	size_t n_tunnels;
+	struct ctl_pending **pending;
+	size_t n_pending;
+};
+
+/* node.c: the dataplane connection and the event loop. */
+int ctl_node_init(struct ctl_node *n, const char *config_path,
+		  struct vl_status *st);
+void ctl_node_free(struct ctl_node *n);
+/* Runs until *stop; sends closeTunnel to every peer before returning. */
+int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop);
+/* Sends a record to the dataplane; 0 or -errno (the connection is dropped). */
+int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len);
+
+/* handshake.c: Noise IX with peers (spec §3). */
+void ctl_hs_start(struct ctl_node *n, uint32_t vpn_ip);
+void ctl_hs_on_packet(struct ctl_node *n, const struct ctlmsg_punt *p);
+void ctl_hs_timers(struct ctl_node *n);
+
+/* The host map. */
+struct ctl_tunnel *ctl_tunnel_by_vpn(struct ctl_node *n, uint32_t vpn_ip);
+struct ctl_tunnel *ctl_tunnel_by_index(struct ctl_node *n, uint32_t index);
+struct ctl_tunnel *ctl_tunnel_by_remote_index(struct ctl_node *n,
+					      uint32_t index);
+/* Installs @t in the dataplane and the host map (replacing any for its peer). */
+int ctl_tunnel_install(struct ctl_node *n, struct ctl_tunnel *t);
+/* Removes the tunnel everywhere; closeTunnel first when @send_close. */
+void ctl_tunnel_remove(struct ctl_node *n, struct ctl_tunnel *t,
+		       bool send_close);
+void ctl_tunnel_free(struct ctl_tunnel *t);
+
+/* A fresh local index: random, non-zero, unused by any tunnel or handshake. */
+uint32_t ctl_index_new(struct ctl_node *n);
+
+/* "10.1.0.2" */
+void ctl_ip_str(uint32_t ip, char buf[16]);
+/* "172.31.0.2:4242" or "[2001:db8::1]:4242" */
+void ctl_addr_str(const struct sockaddr_in6 *a, char *buf, size_t len);
+
+#endif /* CTL_NODE_H */

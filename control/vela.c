@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vela: runs a node from one config file, as `nebula -config` does. It
+ * starts vela-dataplane (privileged: NIC queues, TUN) and vela-control
+ * (unprivileged: keys, handshakes), and restarts either one when it dies:
+ * the tunnels survive both, since a restarted control plane adopts the
+ * dataplane's tunnels and a restarted dataplane gets them re-installed.
+ *
+ *   vela -config FILE          run the node
+ *   vela -test -config FILE    validate, as nebula -test
+ *
+ * The daemons are found beside this binary. On SIGINT/SIGTERM the control
+ * plane stops first (it tells every peer the tunnel is closing), then the
+ * dataplane.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "flags.h"
+#include "log.h"
+#include "status.h"
+
+#ifndef VELA_VERSION
+#define VELA_VERSION "unknown"
+#endif
+
+struct opts {
+	const char *config;
+	bool test;
+	bool version;
+};
+
+static const struct vl_flag flags[] = {
+	{ "config", VL_FLAG_STRING, offsetof(struct opts, config),
+	  "Path to either a file or directory to load configuration from" },
+	{ "test", VL_FLAG_BOOL, offsetof(struct opts, test),
+	  "Test the config and print the end result. Non zero exit indicates a faulty config" },
+	{ "version", VL_FLAG_BOOL, offsetof(struct opts, version),
+	  "Print version" },
+};
+
+static volatile sig_atomic_t stop_flag;
+
+/* execv() takes char *const []: writable copies of the fixed arguments. */
+static char arg_s[] = "-s", arg_config[] = "-config", arg_test[] = "-test";
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* dir + "/" + name into out[PATH_MAX]; false when it does not fit. */
+static bool beside(char *out, const char *dir, const char *name)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+
+	return n > 0 && n < PATH_MAX;
+}
+
+struct child {
+	const char *name;
+	char path[PATH_MAX];
+	char *argv[6];
+	pid_t pid;
+	time_t started;
+};
+
+static pid_t spawn(struct child *c)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(c->path, c->argv);
+		fprintf(stderr, "vela: cannot run %s: %s\n", c->path,
+			strerror(errno));
+		_exit(127);
+	}
+	c->pid = pid;
+	c->started = time(NULL);
+	return pid;
+}
+
+/* Waits up to @ms for @path to exist (the dataplane's socket). */
+static void wait_for(const char *path, int ms)
+{
+	struct stat sb;
+
+	for (int i = 0; i < ms / 20 && stat(path, &sb); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
+}
+
+static void stop_child(struct child *c, int timeout_ms)
+{
+	if (c->pid <= 0)
+		return;
+	kill(c->pid, SIGTERM);
+	for (int i = 0; i < timeout_ms / 20; i++) {
+		if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+			c->pid = 0;
+			return;
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
+	}
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	c->pid = 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct opts defaults = { 0 };
+	struct vl_status st = { "" };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct child dp = { .name = "vela-dataplane" };
+	struct child ctl = { .name = "vela-control" };
+	struct ctl_config cfg;
+	struct opts o = defaults;
+	char self[PATH_MAX], *slash, *socket;
+	ssize_t n;
+	int used, err;
+
+	err = vl_flags_parse(flags, sizeof(flags) / sizeof(flags[0]), &o,
+			     argc - 1, argv + 1, &used, &st);
+	if (err) {
+		if (err < 0)
+			fprintf(stderr, "%s\n", st.msg);
+		fprintf(stderr, "Usage of %s:\n", argv[0]);
+		vl_flags_print_defaults(stderr, flags,
+					sizeof(flags) / sizeof(flags[0]),
+					&defaults);
+		return err == VL_FLAGS_HELP ? 0 : 1;
+	}
+	if (o.version) {
+		printf("Version: %s\n", VELA_VERSION);
+		return 0;
+	}
+	if (!o.config) {
+		fprintf(stderr, "-config flag must be set\n");
+		return 1;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return 1;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	*slash = '\0';
+	/* Installed: side by side. In the build tree: dataplane/ beside control/. */
+	if (!beside(dp.path, self, "../dataplane/vela-dataplane") ||
+	    access(dp.path, X_OK))
+		beside(dp.path, self, "vela-dataplane");
+	if (!beside(ctl.path, self, "vela-control")) {
+		fprintf(stderr, "vela: path too long: %s\n", self);
+		return 1;
+	}
+
+	if (o.test) {
+		char *targv[] = { ctl.path, arg_test, arg_config,
+				  (char *)o.config, NULL };
+
+		execv(ctl.path, targv);
+		fprintf(stderr, "vela: cannot run %s: %s\n", ctl.path,
+			strerror(errno));
+		return 1;
+	}
+	err = ctl_config_load(&cfg, o.config, NULL, &st);
+	if (err) {
+		vl_log(VL_LOG_ERROR, "Failed to load config", "error", st.msg,
+		       NULL);
+		return 1;
+	}
+	socket = strdup(cfg.socket);
+	ctl_config_free(&cfg);
+	if (!socket)
+		return 1;
+
+	dp.argv[0] = dp.path;
+	dp.argv[1] = arg_s;
+	dp.argv[2] = socket;
+	ctl.argv[0] = ctl.path;
+	ctl.argv[1] = arg_config;
+	ctl.argv[2] = (char *)o.config;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	spawn(&dp);
+	wait_for(socket, 5000);
+	spawn(&ctl);
+	while (!stop_flag) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		struct child *c;
+
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		c = pid == dp.pid ? &dp : pid == ctl.pid ? &ctl : NULL;
+		if (!c || stop_flag)
+			continue;
+		vl_log(VL_LOG_WARN, "A daemon died; restarting it", "daemon",
+		       c->name, NULL);
+		/* Do not spin on a daemon that dies at start. */
+		if (time(NULL) - c->started < 2)
+			sleep(1);
+		spawn(c);
+	}
+	stop_child(&ctl, 5000);
+	stop_child(&dp, 5000);
+	free(socket);
+	return 0;
+}
