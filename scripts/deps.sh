@@ -10,7 +10,7 @@ packages=(
 	libsodium-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev
 	libxdp-dev libbpf-dev libipsec-mb-dev libqrencode-dev zlib1g-dev
 	# tests
-	libcmocka-dev python3 iproute2 zbar-tools
+	libcmocka-dev python3 iproute2 iputils-ping zbar-tools
 	# interop and benchmark peers
 	nebula iperf3
 )

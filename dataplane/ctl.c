@@ -1,0 +1,1878 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control thread: the dataplane's end of the control channel
+ * (common/ctlmsg.h) and the only writer of the tables the workers read.
+ *
+ * Tables. Workers read the SA table through one atomic pointer in struct
+ * dp_shared and never lock. Every change (TUNNEL_ADD, TUNNEL_DEL) builds a
+ * whole new table here from the list of tunnels this thread keeps, swaps
+ * the pointer (one seq-cst exchange, so it is ordered before the epoch bump
+ * that starts the grace period), and retires the old table -- and the SA a
+ * delete removed. A retired object is freed only after dp_qsbr_synchronize() saw
+ * every online worker pass a quiescent point (the bottom of its loop, where
+ * it holds no table pointer) since the object was unpublished; a sleeping
+ * worker is offline and does not hold anyone up. If the workers do not all
+ * get there within DP_CTL_SYNC_MS, the objects stay on the retired list and
+ * the 100 ms tick tries again: nothing is ever freed early. A tunnel's
+ * underlay address is one more such object: TUNNEL_REMOTE swaps
+ * sa->remote atomically and retires the old address. Lease grants are plain
+ * atomic stores into the SA.
+ *
+ * Punts. Each worker copies its punts into its own SPSC ring (ring.h) and
+ * writes its eventfd when this thread may be asleep. This thread drains
+ * every ring on every poll round and sends each punt as one CTLMSG_PUNT
+ * record to the control connection, without waiting: punts are lossy by
+ * design, and one that does not fit the socket, or finds no control
+ * connection, is dropped and counted.
+ *
+ * Injects. INJECT_RAW and INJECT_SA go onto worker 0's inject ring, one
+ * struct dp_inject per message, and worker 0's wake eventfd is written.
+ * The worker sends a raw datagram as is and seals an SA message in place
+ * on the SA it finds by index (one counter reserved, as for any packet). A
+ * full ring is an ERROR to the sender. TUNNEL_DEL with send_close puts the
+ * closeTunnel on the ring and waits (bounded) until worker 0 has released
+ * it -- i.e. sent it -- before the table without the SA is published, so
+ * the close is sealed on a tunnel that still exists.
+ *
+ * Variable-length records. Every fixed message must be exactly as long as
+ * its struct. PUNT, INJECT_RAW and INJECT_SA end in a CTLMSG_PACKET_MAX
+ * data array of which only `len` bytes are used: their record (and
+ * hdr.len) is offsetof(struct, data) + len, never the whole struct. We send
+ * punts that way and accept injects only that way.
+ *
+ * Connections. One CONTROL connection at a time (a new HELLO with role
+ * CONTROL replaces the old one, which is closed); any number of dpctl
+ * connections up to DP_CTL_CONNS_MAX, which may only DUMP and get tunnels
+ * without their keys. Nothing but HELLO is accepted before HELLO, and no
+ * tunnel, lease or inject before SETUP. Every refused message is answered
+ * with CTLMSG_ERROR naming the problem and counted.
+ *
+ * When the control connection closes, nothing else changes: the workers
+ * go on forwarding with the tunnels they have, punts are dropped (counted)
+ * and no lease is asked for until a control plane says HELLO again -- then
+ * every tunnel may ask once more, since requests to the old connection may
+ * have been lost. Leases are what bound a headless dataplane: a tunnel
+ * whose lease runs out drops what it would send (DP_DROP_LEASE).
+ */
+#include "ctl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <sodium.h>
+
+#include "aead.h"
+#include "port.h"
+#include "status.h"
+#include "tun_mq.h"
+#include "wire.h"
+
+#define READ_BURST 64 /* records per connection per poll round */
+#define REPLY_WAIT_MS 1000 /* a reader that takes longer is dropped */
+#define CLOSE_WAIT_US 100000 /* worker 0 sends a closeTunnel in this */
+#define REJECT_LOGS_PER_SEC 10
+#define NSEC_PER_MSEC 1000000u
+
+#define SUN_PATH_LEN sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* The largest record this thread sends. */
+union reply {
+	struct ctlmsg_hdr hdr;
+	struct ctlmsg_hello hello;
+	struct ctlmsg_setup_done done;
+	struct ctlmsg_lease lease;
+	struct ctlmsg_dump_tunnel dump;
+	struct ctlmsg_error error;
+};
+
+struct conn {
+	int fd; /* -1: free slot */
+	uint32_t role; /* 0 until HELLO */
+	uint32_t pid; /* as the peer said in HELLO */
+};
+
+/* A tunnel as installed: its SA and the message, for DUMP. */
+struct tunnel {
+	struct dp_sa *sa;
+	struct ctlmsg_tunnel_add msg;
+};
+
+enum retired_kind { RETIRED_TABLE, RETIRED_SA, RETIRED_ADDR };
+
+struct retired {
+	enum retired_kind kind;
+	void *p;
+};
+
+struct dp_ctl {
+	struct dp_shared shared; /* what the workers read */
+	struct dp_ctl_cfg cfg;
+	char path[SUN_PATH_LEN];
+	int listen_fd;
+	struct conn conns[DP_CTL_CONNS_MAX];
+	int control; /* index into conns, -1: none */
+
+	bool set_up;
+	struct ctlmsg_setup_done done; /* repeated for an identical SETUP */
+	struct tun_dev tun;
+	bool have_tun;
+	unsigned int n_workers;
+	struct dp_worker_loop *loops[DP_CTL_WORKERS_MAX];
+	struct dp_port *ports[DP_CTL_WORKERS_MAX];
+	struct dp_ring punts[DP_CTL_WORKERS_MAX];
+	struct dp_ring injects;
+	bool punts_left; /* a ring was not empty after draining */
+
+	struct tunnel *tunnels; /* install order: a later one wins by VPN IP */
+	unsigned int n_tunnels, cap_tunnels;
+	struct retired *retired;
+	unsigned int n_retired, cap_retired;
+
+	void *rx; /* CTLMSG_MAX bytes, malloc-aligned */
+	union reply *tx;
+	struct dp_ctl_counters stats;
+	uint64_t next_tick_ns;
+	uint64_t reject_window_ns;
+	unsigned int reject_logs;
+};
+
+static const char *const type_names[] = {
+	[CTLMSG_HELLO] = "HELLO",
+	[CTLMSG_SETUP] = "SETUP",
+	[CTLMSG_SETUP_DONE] = "SETUP_DONE",
+	[CTLMSG_TUNNEL_ADD] = "TUNNEL_ADD",
+	[CTLMSG_TUNNEL_DEL] = "TUNNEL_DEL",
+	[CTLMSG_TUNNEL_REMOTE] = "TUNNEL_REMOTE",
+	[CTLMSG_LEASE_REQUEST] = "LEASE_REQUEST",
+	[CTLMSG_LEASE_GRANT] = "LEASE_GRANT",
+	[CTLMSG_PUNT] = "PUNT",
+	[CTLMSG_INJECT_RAW] = "INJECT_RAW",
+	[CTLMSG_INJECT_SA] = "INJECT_SA",
+	[CTLMSG_DUMP] = "DUMP",
+	[CTLMSG_DUMP_TUNNEL] = "DUMP_TUNNEL",
+	[CTLMSG_DUMP_END] = "DUMP_END",
+	[CTLMSG_ERROR] = "ERROR",
+};
+
+const char *dp_ctl_type_name(uint32_t type)
+{
+	if (type >= sizeof(type_names) / sizeof(type_names[0]) ||
+	    !type_names[type])
+		return "?";
+	return type_names[type];
+}
+
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((format(printf, 3, 4))) static void
+say(const struct dp_ctl *c, enum dp_ctl_log_level level, const char *fmt, ...)
+{
+	char msg[VL_STATUS_MAX];
+	va_list ap;
+
+	if (!c->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->cfg.log(level, "%s", msg);
+}
+
+static const char *fmt_addr(const struct sockaddr_in6 *a, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (!a->sin6_family) {
+		snprintf(buf, len, "(none)");
+	} else if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+		inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host,
+			  sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(a->sin6_port));
+	} else {
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
+	}
+	return buf;
+}
+
+static const char *fmt_ip(uint32_t ip, char *buf, size_t len)
+{
+	uint32_t be = htonl(ip);
+
+	return inet_ntop(AF_INET, &be, buf, (socklen_t)len);
+}
+
+/* ---- Validation ---------------------------------------------------- */
+
+/* A netmask is a prefix: ones, then zeros. */
+static bool mask_ok(uint32_t mask)
+{
+	uint32_t host = ~mask;
+
+	return !(host & (host + 1));
+}
+
+static bool in_net(uint32_t ip, const struct ctlmsg_net *n)
+{
+	return (ip & n->mask) == (n->ip & n->mask);
+}
+
+static bool cipher_ok(uint32_t c)
+{
+	return c == VL_CIPHER_AES || c == VL_CIPHER_CHACHAPOLY;
+}
+
+static int check_nets(const char *what, const char *name,
+		      const struct ctlmsg_net *nets, uint32_t n,
+		      struct vl_status *st)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (!mask_ok(nets[i].mask))
+			return vl_status_set(
+				st, -EINVAL,
+				"%s: %s[%u] mask %08x is not a prefix", what,
+				name, i, nets[i].mask);
+	return 0;
+}
+
+static int check_setup(const struct ctlmsg_setup *m, struct vl_status *st)
+{
+	const char *t = "SETUP";
+	int err;
+
+	if (m->listen.sin6_family != AF_INET6)
+		return vl_status_set(
+			st, -EINVAL,
+			"%s: listen address family %u, want AF_INET6 (IPv4 as ::ffff:a.b.c.d)",
+			t, m->listen.sin6_family);
+	if (m->backend > CTLMSG_BACKEND_DPDK)
+		return vl_status_set(st, -EINVAL, "%s: backend %u unknown", t,
+				     m->backend);
+	if (m->mode > CTLMSG_MODE_EVENT)
+		return vl_status_set(st, -EINVAL, "%s: mode %u unknown", t,
+				     m->mode);
+	if (m->workers < 1 || m->workers > DP_CTL_WORKERS_MAX)
+		return vl_status_set(st, -EINVAL,
+				     "%s: workers %u, want 1 to %d", t,
+				     m->workers, DP_CTL_WORKERS_MAX);
+	if (!cipher_ok(m->cipher))
+		return vl_status_set(st, -EINVAL, "%s: cipher %u unknown", t,
+				     m->cipher);
+	if (!memchr(m->interface, 0, sizeof(m->interface)))
+		return vl_status_set(st, -EINVAL,
+				     "%s: interface is not NUL-terminated", t);
+	if (!memchr(m->tun_dev, 0, sizeof(m->tun_dev)))
+		return vl_status_set(st, -EINVAL,
+				     "%s: tun_dev is not NUL-terminated", t);
+	if (m->tun_disabled > 1 || m->drop_local_broadcast > 1 ||
+	    m->drop_multicast > 1)
+		return vl_status_set(
+			st, -EINVAL,
+			"%s: tun_disabled, drop_local_broadcast and drop_multicast are 0 or 1",
+			t);
+	if (!m->tun_disabled && (m->mtu < 68 || m->mtu > DP_PKT_MAX))
+		return vl_status_set(st, -EINVAL, "%s: mtu %u, want 68 to %d",
+				     t, m->mtu, DP_PKT_MAX);
+	/* The tun driver's per-queue ring has tx_queue slots: 0 drops all. */
+	if (!m->tun_disabled && !m->tx_queue)
+		return vl_status_set(
+			st, -EINVAL,
+			"%s: tx_queue 0 would make the TUN drop every packet (nebula's default is 500)",
+			t);
+	if (m->tx_queue > INT_MAX || m->read_buffer > INT_MAX ||
+	    m->write_buffer > INT_MAX)
+		return vl_status_set(
+			st, -EINVAL,
+			"%s: tx_queue, read_buffer and write_buffer are at most %d",
+			t, INT_MAX);
+	if (m->send_recv_error > CTLMSG_RECV_ERROR_PRIVATE)
+		return vl_status_set(st, -EINVAL,
+				     "%s: send_recv_error %u unknown", t,
+				     m->send_recv_error);
+	if (!m->vpn.ip || !m->vpn.mask || !mask_ok(m->vpn.mask))
+		return vl_status_set(
+			st, -EINVAL,
+			"%s: vpn %08x/%08x is not an address with a prefix mask",
+			t, m->vpn.ip, m->vpn.mask);
+	if (m->n_local_nets < 1 || m->n_local_nets > CTLMSG_NETS_MAX)
+		return vl_status_set(st, -EINVAL,
+				     "%s: n_local_nets %u, want 1 to %d", t,
+				     m->n_local_nets, CTLMSG_NETS_MAX);
+	err = check_nets(t, "local_nets", m->local_nets, m->n_local_nets, st);
+	if (err)
+		return err;
+	if (m->n_routes > CTLMSG_ROUTES_MAX)
+		return vl_status_set(st, -EINVAL, "%s: n_routes %u, at most %d",
+				     t, m->n_routes, CTLMSG_ROUTES_MAX);
+	for (uint32_t i = 0; i < m->n_routes; i++) {
+		const struct ctlmsg_route *r = &m->routes[i];
+
+		if (!mask_ok(r->dst.mask) || r->dst.ip & ~r->dst.mask)
+			return vl_status_set(
+				st, -EINVAL,
+				"%s: route[%u] %08x/%08x: mask is not a prefix or host bits are set",
+				t, i, r->dst.ip, r->dst.mask);
+		if (r->mtu && (r->mtu < 68 || r->mtu > DP_PKT_MAX))
+			return vl_status_set(
+				st, -EINVAL,
+				"%s: route[%u] mtu %u, want 0 or 68 to %d", t,
+				i, r->mtu, DP_PKT_MAX);
+		if (r->metric > INT_MAX)
+			return vl_status_set(
+				st, -EINVAL,
+				"%s: route[%u] metric %u too large", t, i,
+				r->metric);
+		if (r->via && !in_net(r->via, &m->vpn))
+			return vl_status_set(
+				st, -EINVAL,
+				"%s: route[%u] via %08x is outside the VPN network",
+				t, i, r->via);
+	}
+	return 0;
+}
+
+static int check_tunnel_add(const struct ctlmsg_tunnel_add *m,
+			    struct vl_status *st)
+{
+	const char *t = "TUNNEL_ADD";
+
+	if (!m->local_index)
+		return vl_status_set(st, -EINVAL,
+				     "%s: local_index 0 is reserved", t);
+	if (!cipher_ok(m->cipher))
+		return vl_status_set(st, -EINVAL, "%s %08x: cipher %u unknown",
+				     t, m->local_index, m->cipher);
+	if (!m->vpn_ip)
+		return vl_status_set(st, -EINVAL, "%s %08x: vpn_ip 0", t,
+				     m->local_index);
+	if (m->remote.sin6_family && m->remote.sin6_family != AF_INET6)
+		return vl_status_set(
+			st, -EINVAL,
+			"%s %08x: remote family %u, want 0 or AF_INET6", t,
+			m->local_index, m->remote.sin6_family);
+	if (m->send_counter > m->lease_end)
+		return vl_status_set(
+			st, -EINVAL,
+			"%s %08x: send_counter %llu past lease_end %llu", t,
+			m->local_index, (unsigned long long)m->send_counter,
+			(unsigned long long)m->lease_end);
+	if (m->n_peer_nets > CTLMSG_NETS_MAX)
+		return vl_status_set(st, -EINVAL,
+				     "%s %08x: n_peer_nets %u, at most %d", t,
+				     m->local_index, m->n_peer_nets,
+				     CTLMSG_NETS_MAX);
+	if (m->cert_len > CTLMSG_CERT_MAX)
+		return vl_status_set(st, -EINVAL,
+				     "%s %08x: cert_len %u, at most %d", t,
+				     m->local_index, m->cert_len,
+				     CTLMSG_CERT_MAX);
+	return check_nets(t, "peer_nets", m->peer_nets, m->n_peer_nets, st);
+}
+
+/* The record length a PUNT/INJECT_* message with @data_len bytes has. */
+static int check_var_len(const char *t, size_t len, size_t data_off,
+			 uint32_t data_len, struct vl_status *st)
+{
+	if (data_len > CTLMSG_PACKET_MAX)
+		return vl_status_set(st, -EMSGSIZE, "%s: len %u, at most %d", t,
+				     data_len, CTLMSG_PACKET_MAX);
+	if (len != data_off + data_len)
+		return vl_status_set(
+			st, -EBADMSG,
+			"%s: record of %zu bytes, want %zu + len %u = %zu", t,
+			len, data_off, data_len, data_off + data_len);
+	return 0;
+}
+
+/* Fixed sizes of what the dataplane accepts; 0: variable length. */
+static size_t fixed_len(uint16_t type)
+{
+	switch ((enum ctlmsg_type)type) {
+	case CTLMSG_HELLO:
+		return sizeof(struct ctlmsg_hello);
+	case CTLMSG_SETUP:
+		return sizeof(struct ctlmsg_setup);
+	case CTLMSG_TUNNEL_ADD:
+		return sizeof(struct ctlmsg_tunnel_add);
+	case CTLMSG_TUNNEL_DEL:
+		return sizeof(struct ctlmsg_tunnel_del);
+	case CTLMSG_TUNNEL_REMOTE:
+		return sizeof(struct ctlmsg_tunnel_remote);
+	case CTLMSG_LEASE_GRANT:
+		return sizeof(struct ctlmsg_lease);
+	case CTLMSG_DUMP:
+		return sizeof(struct ctlmsg_hdr);
+	case CTLMSG_INJECT_RAW:
+	case CTLMSG_INJECT_SA:
+	case CTLMSG_SETUP_DONE:
+	case CTLMSG_LEASE_REQUEST:
+	case CTLMSG_PUNT:
+	case CTLMSG_DUMP_TUNNEL:
+	case CTLMSG_DUMP_END:
+	case CTLMSG_ERROR:
+		break;
+	}
+	return 0;
+}
+
+int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
+{
+	const struct ctlmsg_hdr *h = rec;
+	const char *t;
+	size_t want;
+
+	if (len < sizeof(*h))
+		return vl_status_set(
+			st, -EBADMSG,
+			"record of %zu bytes is shorter than the %zu-byte header",
+			len, sizeof(*h));
+	t = dp_ctl_type_name(h->type);
+	if (len > CTLMSG_MAX)
+		return vl_status_set(st, -EMSGSIZE,
+				     "%s: record of %zu bytes, at most %d", t,
+				     len, CTLMSG_MAX);
+	if (h->version != CTLMSG_VERSION)
+		return vl_status_set(st, -EPROTO,
+				     "%s: version %u, this dataplane speaks %d",
+				     t, h->version, CTLMSG_VERSION);
+	if (h->len != len)
+		return vl_status_set(
+			st, -EBADMSG,
+			"%s: header says %u bytes, the record has %zu", t,
+			h->len, len);
+	switch ((enum ctlmsg_type)h->type) {
+	case CTLMSG_HELLO:
+	case CTLMSG_SETUP:
+	case CTLMSG_TUNNEL_ADD:
+	case CTLMSG_TUNNEL_DEL:
+	case CTLMSG_TUNNEL_REMOTE:
+	case CTLMSG_LEASE_GRANT:
+	case CTLMSG_DUMP:
+	case CTLMSG_INJECT_RAW:
+	case CTLMSG_INJECT_SA:
+		break;
+	case CTLMSG_SETUP_DONE:
+	case CTLMSG_LEASE_REQUEST:
+	case CTLMSG_PUNT:
+	case CTLMSG_DUMP_TUNNEL:
+	case CTLMSG_DUMP_END:
+	case CTLMSG_ERROR:
+		return vl_status_set(st, -EPROTO,
+				     "%s is sent by the dataplane, not to it",
+				     t);
+	default:
+		return vl_status_set(st, -EPROTO, "message type %u unknown",
+				     h->type);
+	}
+
+	want = fixed_len(h->type);
+	if (want && len != want)
+		return vl_status_set(st, -EBADMSG,
+				     "%s: record of %zu bytes, want %zu", t,
+				     len, want);
+
+	switch ((enum ctlmsg_type)h->type) {
+	case CTLMSG_HELLO: {
+		const struct ctlmsg_hello *m = rec;
+
+		if (m->role != CTLMSG_ROLE_CONTROL &&
+		    m->role != CTLMSG_ROLE_DPCTL)
+			return vl_status_set(st, -EINVAL, "%s: role %u unknown",
+					     t, m->role);
+		return 0;
+	}
+	case CTLMSG_SETUP:
+		return check_setup(rec, st);
+	case CTLMSG_TUNNEL_ADD:
+		return check_tunnel_add(rec, st);
+	case CTLMSG_TUNNEL_DEL: {
+		const struct ctlmsg_tunnel_del *m = rec;
+
+		if (!m->local_index)
+			return vl_status_set(st, -EINVAL,
+					     "%s: local_index 0 is reserved",
+					     t);
+		if (m->send_close > 1)
+			return vl_status_set(
+				st, -EINVAL,
+				"%s %08x: send_close %u, want 0 or 1", t,
+				m->local_index, m->send_close);
+		return 0;
+	}
+	case CTLMSG_TUNNEL_REMOTE: {
+		const struct ctlmsg_tunnel_remote *m = rec;
+
+		if (!m->local_index)
+			return vl_status_set(st, -EINVAL,
+					     "%s: local_index 0 is reserved",
+					     t);
+		if (m->remote.sin6_family != AF_INET6)
+			return vl_status_set(
+				st, -EINVAL,
+				"%s %08x: remote family %u, want AF_INET6", t,
+				m->local_index, m->remote.sin6_family);
+		return 0;
+	}
+	case CTLMSG_LEASE_GRANT: {
+		const struct ctlmsg_lease *m = rec;
+
+		if (!m->local_index)
+			return vl_status_set(st, -EINVAL,
+					     "%s: local_index 0 is reserved",
+					     t);
+		return 0;
+	}
+	case CTLMSG_INJECT_RAW: {
+		const struct ctlmsg_inject_raw *m = rec;
+		size_t off = offsetof(struct ctlmsg_inject_raw, data);
+		int err;
+
+		/* len is read only once the record is known to hold it. */
+		if (len < off)
+			return vl_status_set(
+				st, -EBADMSG,
+				"%s: record of %zu bytes, want at least %zu", t,
+				len, off);
+		err = check_var_len(t, len, off, m->len, st);
+		if (err)
+			return err;
+		if (!m->len)
+			return vl_status_set(st, -EINVAL, "%s: empty datagram",
+					     t);
+		if (m->to.sin6_family != AF_INET6 || !m->to.sin6_port)
+			return vl_status_set(
+				st, -EINVAL,
+				"%s: destination needs AF_INET6 and a port", t);
+		return 0;
+	}
+	case CTLMSG_INJECT_SA: {
+		const struct ctlmsg_inject_sa *m = rec;
+		size_t off = offsetof(struct ctlmsg_inject_sa, data);
+		int err;
+
+		if (len < off)
+			return vl_status_set(
+				st, -EBADMSG,
+				"%s: record of %zu bytes, want at least %zu", t,
+				len, off);
+		err = check_var_len(t, len, off, m->len, st);
+		if (err)
+			return err;
+		if (!m->local_index)
+			return vl_status_set(st, -EINVAL,
+					     "%s: local_index 0 is reserved",
+					     t);
+		if (m->type < WIRE_LIGHTHOUSE || m->type > WIRE_CONTROL ||
+		    (m->type == WIRE_TEST && m->subtype > WIRE_SUB_TEST_REPLY))
+			return vl_status_set(
+				st, -EINVAL,
+				"%s %08x: type %u/%u is not a message sealed on a tunnel (lighthouse, test, closeTunnel, control)",
+				t, m->local_index, m->type, m->subtype);
+		if (m->to.sin6_family && m->to.sin6_family != AF_INET6)
+			return vl_status_set(
+				st, -EINVAL,
+				"%s %08x: destination family %u, want 0 or AF_INET6",
+				t, m->local_index, m->to.sin6_family);
+		return 0;
+	}
+	case CTLMSG_DUMP:
+	case CTLMSG_SETUP_DONE:
+	case CTLMSG_LEASE_REQUEST:
+	case CTLMSG_PUNT:
+	case CTLMSG_DUMP_TUNNEL:
+	case CTLMSG_DUMP_END:
+	case CTLMSG_ERROR:
+		break;
+	}
+	return 0;
+}
+
+int dp_ctl_check_order(uint32_t role, bool set_up, uint16_t type,
+		       struct vl_status *st)
+{
+	const char *t = dp_ctl_type_name(type);
+
+	if (type == CTLMSG_HELLO)
+		return 0;
+	if (!role)
+		return vl_status_set(st, -EPROTO,
+				     "%s before HELLO: say HELLO first", t);
+	if (role == CTLMSG_ROLE_DPCTL && type != CTLMSG_DUMP)
+		return vl_status_set(st, -EPERM,
+				     "%s: a dpctl connection may only DUMP", t);
+	switch ((enum ctlmsg_type)type) {
+	case CTLMSG_TUNNEL_ADD:
+	case CTLMSG_TUNNEL_DEL:
+	case CTLMSG_TUNNEL_REMOTE:
+	case CTLMSG_LEASE_GRANT:
+	case CTLMSG_INJECT_RAW:
+	case CTLMSG_INJECT_SA:
+		if (!set_up)
+			return vl_status_set(
+				st, -EPROTO,
+				"%s before SETUP: send SETUP first", t);
+		break;
+	case CTLMSG_HELLO:
+	case CTLMSG_SETUP:
+	case CTLMSG_SETUP_DONE:
+	case CTLMSG_LEASE_REQUEST:
+	case CTLMSG_PUNT:
+	case CTLMSG_DUMP:
+	case CTLMSG_DUMP_TUNNEL:
+	case CTLMSG_DUMP_END:
+	case CTLMSG_ERROR:
+		break;
+	}
+	return 0;
+}
+
+/* ---- Connections ----------------------------------------------------- */
+
+static void hdr_init(struct ctlmsg_hdr *h, uint16_t type, uint32_t len,
+		     uint32_t seq)
+{
+	*h = (struct ctlmsg_hdr){
+		.version = CTLMSG_VERSION, .type = type, .len = len, .seq = seq
+	};
+}
+
+static void close_conn(struct dp_ctl *c, int i, const char *why)
+{
+	struct conn *k = &c->conns[i];
+
+	if (k->fd < 0)
+		return;
+	close(k->fd);
+	k->fd = -1;
+	if (c->control == i) {
+		c->control = -1;
+		say(c, DP_CTL_LOG_INFO,
+		    "Control plane disconnected (%s); forwarding goes on with %u tunnels",
+		    why, c->n_tunnels);
+	}
+	k->role = 0;
+	k->pid = 0;
+}
+
+/*
+ * A reply to a request: waits up to REPLY_WAIT_MS for room, then gives
+ * up on the connection (a peer that does not read its replies).
+ */
+static int send_reply(struct dp_ctl *c, int i, const void *rec, size_t len)
+{
+	struct conn *k = &c->conns[i];
+
+	const char *why = "it does not take replies";
+
+	for (int tries = 0; tries < 4; tries++) {
+		struct pollfd p = { .fd = k->fd, .events = POLLOUT };
+		ssize_t n = send(k->fd, rec, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n == (ssize_t)len)
+			return 0;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			why = strerror(errno);
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+		if (errno == EAGAIN && poll(&p, 1, REPLY_WAIT_MS) <= 0)
+			break;
+	}
+	close_conn(c, i, why);
+	return -EPIPE;
+}
+
+static void reject(struct dp_ctl *c, int i, uint16_t type, uint32_t seq,
+		   int err, const struct vl_status *st)
+{
+	struct ctlmsg_error *e = &c->tx->error;
+	uint64_t now = clock_ns();
+
+	c->stats.rejects++;
+	if (now - c->reject_window_ns >= 1000 * NSEC_PER_MSEC) {
+		c->reject_window_ns = now;
+		c->reject_logs = 0;
+	}
+	if (c->reject_logs++ < REJECT_LOGS_PER_SEC)
+		say(c, DP_CTL_LOG_WARN, "Refused control message: %s", st->msg);
+	memset(e, 0, sizeof(*e));
+	hdr_init(&e->hdr, CTLMSG_ERROR, sizeof(*e), seq);
+	e->type = type;
+	e->err = err;
+	snprintf(e->msg, sizeof(e->msg), "%s", st->msg);
+	send_reply(c, i, e, sizeof(*e));
+}
+
+static void wake(int fd)
+{
+	static const uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, the reader awake. */
+	}
+}
+
+/* ---- Tables and reclamation ------------------------------------------ */
+
+static int find_tunnel(const struct dp_ctl *c, uint32_t local_index)
+{
+	for (unsigned int k = 0; k < c->n_tunnels; k++)
+		if (c->tunnels[k].msg.local_index == local_index)
+			return (int)k;
+	return -1;
+}
+
+static void free_retired(struct retired *r)
+{
+	switch (r->kind) {
+	case RETIRED_TABLE:
+		dp_sa_table_free(r->p);
+		break;
+	case RETIRED_SA:
+		dp_sa_free(r->p);
+		break;
+	case RETIRED_ADDR:
+		free(r->p);
+		break;
+	}
+}
+
+/*
+ * Frees what was retired once every worker passed a quiescent point since;
+ * keeps it for the next try when they do not within @timeout_ms.
+ */
+static void reclaim(struct dp_ctl *c, unsigned int timeout_ms, bool quiet)
+{
+	if (!c->n_retired)
+		return;
+	if (!dp_qsbr_synchronize(&c->shared.qsbr, timeout_ms)) {
+		if (!quiet)
+			say(c, DP_CTL_LOG_WARN,
+			    "Workers did not quiesce within %u ms; %u old objects kept for a later try",
+			    timeout_ms, c->n_retired);
+		return;
+	}
+	for (unsigned int k = 0; k < c->n_retired; k++)
+		free_retired(&c->retired[k]);
+	c->n_retired = 0;
+}
+
+/* @p is unreachable for new readers; free it after a grace period. */
+static void retire(struct dp_ctl *c, enum retired_kind kind, void *p)
+{
+	struct retired r = { kind, p };
+
+	if (!p)
+		return;
+	if (c->n_retired == c->cap_retired) {
+		unsigned int cap = c->cap_retired ? 2 * c->cap_retired : 16;
+		struct retired *n = realloc(c->retired, cap * sizeof(*n));
+
+		if (!n) {
+			/*
+			 * No room to remember it: wait for the grace period
+			 * now, and leak it rather than free it early.
+			 */
+			if (dp_qsbr_synchronize(&c->shared.qsbr,
+						DP_CTL_SYNC_MS))
+				free_retired(&r);
+			else
+				say(c, DP_CTL_LOG_WARN,
+				    "Out of memory and workers busy: one old object leaked");
+			return;
+		}
+		c->retired = n;
+		c->cap_retired = cap;
+	}
+	c->retired[c->n_retired++] = r;
+}
+
+/*
+ * Publishes a table of tunnels[0..n) without tunnels[skip] (skip >= n: all
+ * of them) and retires the old one. The caller retires what else it
+ * unpublished, then reclaims. -ENOMEM leaves the old table in force.
+ */
+static int publish(struct dp_ctl *c, unsigned int n, unsigned int skip,
+		   struct vl_status *st)
+{
+	struct dp_sa_table *t, *old;
+	struct dp_sa **sas;
+	unsigned int m = 0;
+
+	sas = malloc((n ? n : 1) * sizeof(*sas));
+	if (!sas)
+		return vl_status_set(st, -ENOMEM, "out of memory for a table");
+	for (unsigned int k = 0; k < n; k++)
+		if (k != skip)
+			sas[m++] = c->tunnels[k].sa;
+	t = dp_sa_table_build(sas, m);
+	free(sas);
+	if (!t)
+		return vl_status_set(st, -ENOMEM, "out of memory for a table");
+	/* Seq-cst: ordered before the epoch bump of the next synchronize. */
+	old = atomic_exchange_explicit(&c->shared.sa_table, t,
+				       memory_order_seq_cst);
+	retire(c, RETIRED_TABLE, old);
+	/* Sleeping workers look at the new table now: pending packets. */
+	for (unsigned int w = 0; w < c->n_workers; w++)
+		wake(c->loops[w]->wake_fd);
+	return 0;
+}
+
+/* ---- Workers ---------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+	dp_worker_run(arg);
+	return NULL;
+}
+
+static void loop_free(struct dp_worker_loop *l)
+{
+	if (!l)
+		return;
+	if (l->punt_fd >= 0)
+		close(l->punt_fd);
+	if (l->wake_fd >= 0)
+		close(l->wake_fd);
+	if (l->punts)
+		dp_ring_free(l->punts);
+	if (l->injects)
+		dp_ring_free(l->injects);
+	dp_worker_free(&l->w);
+	free(l);
+}
+
+static int loop_new(struct dp_ctl *c, unsigned int q,
+		    struct dp_worker_loop **out, struct vl_status *st)
+{
+	size_t size = (sizeof(struct dp_worker_loop) + 63) / 64 * 64;
+	struct dp_worker_loop *l;
+	int err;
+
+	l = aligned_alloc(64, size);
+	if (!l)
+		return vl_status_set(st, -ENOMEM, "worker %u: out of memory",
+				     q);
+	memset(l, 0, sizeof(*l));
+	l->punt_fd = -1;
+	l->wake_fd = -1;
+	err = dp_worker_init(&l->w, q, &c->shared);
+	if (err) {
+		free(l);
+		return vl_status_set(st, err, "worker %u: out of memory", q);
+	}
+	l->queue = q;
+	l->mode = c->shared.setup.mode;
+	l->port = c->ports[q];
+	l->tun = c->have_tun ? &c->tun : NULL;
+	atomic_init(&l->stop, false);
+	for (unsigned int i = 0; i < DP_BURST_MAX; i++)
+		l->tun_bufs[i] = l->w.tx_bufs[i] + DP_HEADROOM;
+
+	err = dp_ring_init(&c->punts[q], DP_CTL_PUNT_SLOTS,
+			   sizeof(struct ctlmsg_punt));
+	if (err)
+		goto free_loop;
+	l->punts = &c->punts[q];
+	if (q == 0) {
+		err = dp_ring_init(&c->injects, DP_CTL_INJECT_SLOTS,
+				   sizeof(struct dp_inject));
+		if (err)
+			goto free_loop;
+		l->injects = &c->injects;
+	}
+	l->punt_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->punt_fd < 0 || l->wake_fd < 0) {
+		err = -errno;
+		goto free_loop;
+	}
+	*out = l;
+	return 0;
+
+free_loop:
+	loop_free(l);
+	return vl_status_set(st, err, "worker %u: %s", q, strerror(-err));
+}
+
+static void stop_workers(struct dp_worker_loop **loops, unsigned int n)
+{
+	for (unsigned int q = 0; q < n; q++) {
+		atomic_store_explicit(&loops[q]->stop, true,
+				      memory_order_relaxed);
+		wake(loops[q]->wake_fd);
+	}
+	for (unsigned int q = 0; q < n; q++)
+		pthread_join(loops[q]->thread, NULL);
+}
+
+/* Workers get no signals: SIGTERM and SIGINT belong to the main thread. */
+static int start_workers(struct dp_ctl *c, unsigned int n, struct vl_status *st)
+{
+	sigset_t all, old;
+	unsigned int q;
+	int err = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (q = 0; q < n; q++) {
+		char name[32];
+
+		err = -pthread_create(&c->loops[q]->thread, NULL, worker_main,
+				      c->loops[q]);
+		if (err)
+			break;
+		snprintf(name, sizeof(name), "vela-w%u", q);
+		pthread_setname_np(c->loops[q]->thread, name);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		stop_workers(c->loops, q);
+		return vl_status_set(st, err, "worker %u: %s", q,
+				     strerror(-err));
+	}
+	return 0;
+}
+
+/* ---- Messages --------------------------------------------------------- */
+
+static int on_hello(struct dp_ctl *c, int i, const struct ctlmsg_hello *m)
+{
+	struct ctlmsg_hello *r = &c->tx->hello;
+	struct conn *k = &c->conns[i];
+
+	if (m->role == CTLMSG_ROLE_CONTROL && c->control != i) {
+		if (c->control >= 0) {
+			say(c, DP_CTL_LOG_INFO,
+			    "Control connection replaced by pid %u", m->pid);
+			close_conn(c, c->control, "replaced");
+		}
+		c->control = i;
+		say(c, DP_CTL_LOG_INFO,
+		    "Control plane connected: pid %u, %u tunnels held", m->pid,
+		    c->n_tunnels);
+		/* Lease requests sent to an old connection may be lost. */
+		for (unsigned int t = 0; t < c->n_tunnels; t++)
+			atomic_store_explicit(&c->tunnels[t].sa->lease_asked,
+					      false, memory_order_relaxed);
+	} else if (m->role == CTLMSG_ROLE_DPCTL && c->control == i) {
+		c->control = -1;
+	}
+	k->role = m->role;
+	k->pid = m->pid;
+
+	memset(r, 0, sizeof(*r));
+	hdr_init(&r->hdr, CTLMSG_HELLO, sizeof(*r), m->hdr.seq);
+	r->role = m->role;
+	r->pid = (uint32_t)getpid();
+	r->set_up = c->set_up;
+	r->n_tunnels = c->n_tunnels;
+	send_reply(c, i, r, sizeof(*r));
+	return 0;
+}
+
+/*
+ * Brings up TUN, ports and workers for @s. On failure everything opened
+ * is closed again and the reason is in @st; the dataplane stays un-set-up.
+ */
+static int bring_up(struct dp_ctl *c, const struct ctlmsg_setup *s,
+		    struct ctlmsg_setup_done *done, struct vl_status *st)
+{
+	unsigned int n = s->workers, n_ports = 0, n_loops = 0;
+	char addr[INET6_ADDRSTRLEN + 8];
+	int err;
+
+	switch ((enum ctlmsg_backend)s->backend) {
+	case CTLMSG_BACKEND_AUTO:
+		snprintf(done->msg, sizeof(done->msg),
+			 "backend auto chose udp: xsk is not built yet");
+		break;
+	case CTLMSG_BACKEND_UDP:
+		break;
+	case CTLMSG_BACKEND_XSK:
+	case CTLMSG_BACKEND_DPDK:
+		return vl_status_set(
+			st, -EOPNOTSUPP,
+			"backend %s is not built yet: use udp or auto",
+			s->backend == CTLMSG_BACKEND_XSK ? "xsk" : "dpdk");
+	}
+	done->backend = CTLMSG_BACKEND_UDP;
+	/* Workers read this; none runs yet. */
+	c->shared.setup = *s;
+
+	if (!s->tun_disabled) {
+		err = tun_open(&c->tun, s->tun_dev, n, st);
+		if (err)
+			return err;
+		c->have_tun = true;
+		err = tun_configure(&c->tun, s->vpn.ip, s->vpn.mask,
+				    (int)s->mtu, (int)s->tx_queue, st);
+		for (uint32_t r = 0; !err && r < s->n_routes; r++)
+			err = tun_route_add(&c->tun, s->routes[r].dst.ip,
+					    s->routes[r].dst.mask,
+					    (int)s->routes[r].mtu,
+					    (int)s->routes[r].metric, st);
+		if (err)
+			goto close_tun;
+	}
+
+	for (; n_ports < n; n_ports++) {
+		struct dp_port_cfg cfg = { .listen = s->listen,
+					   .queue = n_ports,
+					   .n_queues = n,
+					   .rcvbuf = (int)s->read_buffer,
+					   .sndbuf = (int)s->write_buffer };
+
+		if (n_ports)
+			cfg.listen.sin6_port =
+				htons(dp_port_local_port(c->ports[0]));
+		err = dp_port_udp_open(&cfg, &c->ports[n_ports], st);
+		if (err) {
+			vl_status_prefix(st, "listen %s, queue %u: ",
+					 fmt_addr(&s->listen, addr,
+						  sizeof(addr)),
+					 n_ports);
+			goto close_ports;
+		}
+	}
+
+	/* Before any worker runs: all slots offline, epoch fresh. */
+	dp_qsbr_init(&c->shared.qsbr, n);
+	for (; n_loops < n; n_loops++) {
+		err = loop_new(c, n_loops, &c->loops[n_loops], st);
+		if (err)
+			goto free_loops;
+	}
+	err = start_workers(c, n, st);
+	if (err)
+		goto free_loops;
+	c->n_workers = n;
+
+	done->port = dp_port_local_port(c->ports[0]);
+	done->workers = n;
+	if (c->have_tun)
+		snprintf(done->tun_dev, sizeof(done->tun_dev), "%s",
+			 c->tun.name);
+	return 0;
+
+free_loops:
+	while (n_loops)
+		loop_free(c->loops[--n_loops]);
+	memset(c->loops, 0, sizeof(c->loops));
+	dp_qsbr_init(&c->shared.qsbr, 0);
+close_ports:
+	while (n_ports)
+		dp_port_close(c->ports[--n_ports]);
+	memset(c->ports, 0, sizeof(c->ports));
+close_tun:
+	if (c->have_tun)
+		tun_close(&c->tun);
+	c->have_tun = false;
+	return err;
+}
+
+static int on_setup(struct dp_ctl *c, int i, const struct ctlmsg_setup *m,
+		    struct vl_status *st)
+{
+	struct ctlmsg_setup_done *done = &c->tx->done;
+	const size_t off = offsetof(struct ctlmsg_setup, listen);
+	static const char *const modes[] = { "adaptive", "busy", "event" };
+	int err;
+
+	if (c->set_up) {
+		/* A restarted control plane resends its SETUP blindly. */
+		if (memcmp((const uint8_t *)m + off,
+			   (const uint8_t *)&c->shared.setup + off,
+			   sizeof(*m) - off))
+			return vl_status_set(
+				st, -EBUSY,
+				"SETUP differs from the one in force; restart vela-dataplane to change it");
+		*done = c->done;
+		done->hdr.seq = m->hdr.seq;
+		send_reply(c, i, done, sizeof(*done));
+		return 0;
+	}
+
+	memset(done, 0, sizeof(*done));
+	hdr_init(&done->hdr, CTLMSG_SETUP_DONE, sizeof(*done), m->hdr.seq);
+	err = bring_up(c, m, done, st);
+	if (err) {
+		done->err = err;
+		snprintf(done->msg, sizeof(done->msg), "%s", st->msg);
+		say(c, DP_CTL_LOG_ERROR, "Setup failed: %s", st->msg);
+	} else {
+		c->set_up = true;
+		c->done = *done;
+		say(c, DP_CTL_LOG_INFO,
+		    "Setup done: tun %s, udp port %u, backend udp, %u workers, mode %s%s%s",
+		    c->have_tun ? c->tun.name : "(disabled)", done->port,
+		    done->workers, modes[m->mode], *done->msg ? "; " : "",
+		    done->msg);
+	}
+	send_reply(c, i, done, sizeof(*done));
+	return 0;
+}
+
+static int on_tunnel_add(struct dp_ctl *c, const struct ctlmsg_tunnel_add *m,
+			 struct vl_status *st)
+{
+	char ip[INET_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 8];
+	struct dp_sa *sa;
+	int err;
+
+	if (find_tunnel(c, m->local_index) >= 0)
+		return vl_status_set(
+			st, -EEXIST,
+			"TUNNEL_ADD %08x: the index is in use; TUNNEL_DEL it first",
+			m->local_index);
+	if (c->n_tunnels == c->cap_tunnels) {
+		unsigned int cap = c->cap_tunnels ? 2 * c->cap_tunnels : 16;
+		struct tunnel *n = calloc(cap, sizeof(*n));
+
+		if (!n)
+			return vl_status_set(st, -ENOMEM,
+					     "TUNNEL_ADD: out of memory");
+		/* Not realloc: the old copy holds keys and is wiped. */
+		if (c->tunnels) {
+			memcpy(n, c->tunnels, c->n_tunnels * sizeof(*n));
+			sodium_memzero(c->tunnels, c->cap_tunnels * sizeof(*n));
+			free(c->tunnels);
+		}
+		c->tunnels = n;
+		c->cap_tunnels = cap;
+	}
+	err = dp_sa_new(m, &sa, st);
+	if (err)
+		return err;
+	c->tunnels[c->n_tunnels].sa = sa;
+	c->tunnels[c->n_tunnels].msg = *m;
+	err = publish(c, c->n_tunnels + 1, UINT_MAX, st);
+	if (err) {
+		dp_sa_free(sa); /* never published */
+		return err;
+	}
+	c->n_tunnels++;
+	reclaim(c, DP_CTL_SYNC_MS, false);
+	say(c, DP_CTL_LOG_INFO, "Tunnel %08x added: vpn %s, remote %s",
+	    m->local_index, fmt_ip(m->vpn_ip, ip, sizeof(ip)),
+	    fmt_addr(&m->remote, addr, sizeof(addr)));
+	return 0;
+}
+
+/*
+ * The closeTunnel goes out on worker 0 before the SA leaves the table:
+ * wait (bounded) until the worker released the ring slot, i.e. sent it.
+ */
+static void send_close(struct dp_ctl *c, uint32_t local_index)
+{
+	const struct timespec nap = { .tv_nsec = 50000 };
+	struct dp_inject *m;
+	uint32_t pos, waited_us = 0;
+
+	if (!dp_ring_reserve(&c->injects, 1, &pos)) {
+		c->stats.injects_full++;
+		say(c, DP_CTL_LOG_WARN,
+		    "Tunnel %08x: closeTunnel not sent, inject queue full",
+		    local_index);
+		return;
+	}
+	m = dp_ring_rec(&c->injects, pos);
+	memset(m, 0, offsetof(struct dp_inject, buf));
+	m->kind = CTLMSG_INJECT_SA;
+	m->local_index = local_index;
+	m->type = WIRE_CLOSE_TUNNEL;
+	dp_ring_submit(&c->injects, 1);
+	c->stats.injects_queued++;
+	wake(c->loops[0]->wake_fd);
+	while ((int32_t)(dp_ring_released(&c->injects) - (pos + 1)) < 0) {
+		if (waited_us >= CLOSE_WAIT_US) {
+			say(c, DP_CTL_LOG_WARN,
+			    "Tunnel %08x: worker 0 did not send the closeTunnel within %u ms",
+			    local_index, CLOSE_WAIT_US / 1000);
+			return;
+		}
+		nanosleep(&nap, NULL);
+		waited_us += 50;
+	}
+}
+
+static int on_tunnel_del(struct dp_ctl *c, const struct ctlmsg_tunnel_del *m,
+			 struct vl_status *st)
+{
+	int k = find_tunnel(c, m->local_index);
+	struct dp_sa *sa;
+	int err;
+
+	if (k < 0)
+		return vl_status_set(st, -ENOENT, "TUNNEL_DEL: no tunnel %08x",
+				     m->local_index);
+	sa = c->tunnels[k].sa;
+	if (m->send_close)
+		send_close(c, m->local_index);
+	err = publish(c, c->n_tunnels, (unsigned int)k, st);
+	if (err)
+		return err;
+	retire(c, RETIRED_SA, sa);
+	/* Keep install order: a later SA for a VPN IP keeps winning. */
+	memmove(&c->tunnels[k], &c->tunnels[k + 1],
+		(c->n_tunnels - (unsigned int)k - 1) * sizeof(c->tunnels[0]));
+	c->n_tunnels--;
+	sodium_memzero(&c->tunnels[c->n_tunnels], sizeof(c->tunnels[0]));
+	reclaim(c, DP_CTL_SYNC_MS, false);
+	say(c, DP_CTL_LOG_INFO, "Tunnel %08x removed%s", m->local_index,
+	    m->send_close ? " after closeTunnel" : "");
+	return 0;
+}
+
+static int on_tunnel_remote(struct dp_ctl *c,
+			    const struct ctlmsg_tunnel_remote *m,
+			    struct vl_status *st)
+{
+	int k = find_tunnel(c, m->local_index);
+	struct sockaddr_in6 *a, *old;
+
+	if (k < 0)
+		return vl_status_set(st, -ENOENT,
+				     "TUNNEL_REMOTE: no tunnel %08x",
+				     m->local_index);
+	a = malloc(sizeof(*a));
+	if (!a)
+		return vl_status_set(st, -ENOMEM,
+				     "TUNNEL_REMOTE: out of memory");
+	*a = m->remote;
+	old = atomic_exchange_explicit(&c->tunnels[k].sa->remote, a,
+				       memory_order_seq_cst);
+	c->tunnels[k].msg.remote = m->remote;
+	retire(c, RETIRED_ADDR, old);
+	reclaim(c, DP_CTL_SYNC_MS, false);
+	return 0;
+}
+
+static int on_lease_grant(struct dp_ctl *c, const struct ctlmsg_lease *m,
+			  struct vl_status *st)
+{
+	int k = find_tunnel(c, m->local_index);
+	struct dp_sa *sa;
+	uint64_t cur;
+
+	if (k < 0)
+		return vl_status_set(st, -ENOENT, "LEASE_GRANT: no tunnel %08x",
+				     m->local_index);
+	sa = c->tunnels[k].sa;
+	cur = atomic_load_explicit(&sa->lease_end, memory_order_relaxed);
+	if (m->lease_end < cur)
+		return vl_status_set(
+			st, -EINVAL,
+			"LEASE_GRANT %08x: lease_end %llu is below the current %llu",
+			m->local_index, (unsigned long long)m->lease_end,
+			(unsigned long long)cur);
+	atomic_store_explicit(&sa->lease_end, m->lease_end,
+			      memory_order_release);
+	atomic_store_explicit(&sa->lease_asked, false, memory_order_relaxed);
+	c->tunnels[k].msg.lease_end = m->lease_end;
+	return 0;
+}
+
+static int on_inject(struct dp_ctl *c, const void *rec, struct vl_status *st)
+{
+	const struct ctlmsg_hdr *h = rec;
+	struct dp_inject *m;
+	uint32_t pos;
+
+	if (h->type == CTLMSG_INJECT_SA &&
+	    find_tunnel(
+		    c, ((const struct ctlmsg_inject_sa *)rec)->local_index) < 0)
+		return vl_status_set(
+			st, -ENOENT, "INJECT_SA: no tunnel %08x",
+			((const struct ctlmsg_inject_sa *)rec)->local_index);
+	if (!dp_ring_reserve(&c->injects, 1, &pos)) {
+		c->stats.injects_full++;
+		return vl_status_set(
+			st, -ENOBUFS,
+			"%s: the queue to worker 0 is full (%d messages); try again",
+			dp_ctl_type_name(h->type), DP_CTL_INJECT_SLOTS);
+	}
+	m = dp_ring_rec(&c->injects, pos);
+	memset(m, 0, offsetof(struct dp_inject, buf));
+	m->kind = h->type;
+	if (h->type == CTLMSG_INJECT_RAW) {
+		const struct ctlmsg_inject_raw *r = rec;
+
+		m->to = r->to;
+		m->len = r->len;
+		memcpy(m->buf + DP_HEADROOM, r->data, r->len);
+	} else {
+		const struct ctlmsg_inject_sa *s = rec;
+
+		m->local_index = s->local_index;
+		m->type = s->type;
+		m->subtype = s->subtype;
+		m->to = s->to;
+		m->len = s->len;
+		memcpy(m->buf + DP_HEADROOM, s->data, s->len);
+	}
+	dp_ring_submit(&c->injects, 1);
+	c->stats.injects_queued++;
+	wake(c->loops[0]->wake_fd);
+	return 0;
+}
+
+/* The replay window's top, read under its lock. */
+static uint64_t recv_max(struct dp_sa *sa)
+{
+	uint64_t max;
+
+	pthread_spin_lock(&sa->replay_lock);
+	max = sa->replay.max;
+	pthread_spin_unlock(&sa->replay_lock);
+	return max;
+}
+
+/*
+ * The send counter as a restart must see it: reservations that failed for
+ * want of a lease moved the counter past lease_end without using anything
+ * there, so no counter above lease_end was ever sent.
+ */
+static uint64_t send_counter(struct dp_sa *sa)
+{
+	uint64_t sent =
+		atomic_load_explicit(&sa->send_counter, memory_order_relaxed);
+	uint64_t end =
+		atomic_load_explicit(&sa->lease_end, memory_order_relaxed);
+
+	return sent < end ? sent : end;
+}
+
+static int on_dump(struct dp_ctl *c, int i, uint32_t seq)
+{
+	struct ctlmsg_dump_tunnel *d = &c->tx->dump;
+	bool keys = c->conns[i].role == CTLMSG_ROLE_CONTROL;
+	int err = 0;
+
+	for (unsigned int k = 0; k < c->n_tunnels && !err; k++) {
+		struct dp_sa *sa = c->tunnels[k].sa;
+
+		memset(d, 0, sizeof(*d));
+		hdr_init(&d->hdr, CTLMSG_DUMP_TUNNEL, sizeof(*d), seq);
+		d->tunnel = c->tunnels[k].msg;
+		hdr_init(&d->tunnel.hdr, CTLMSG_TUNNEL_ADD, sizeof(d->tunnel),
+			 0);
+		d->tunnel.send_counter = send_counter(sa);
+		d->tunnel.lease_end = atomic_load_explicit(
+			&sa->lease_end, memory_order_relaxed);
+		d->tunnel.recv_max = recv_max(sa);
+		/* dpctl reads state, never session keys. */
+		if (!keys) {
+			memset(d->tunnel.send_key, 0,
+			       sizeof(d->tunnel.send_key));
+			memset(d->tunnel.recv_key, 0,
+			       sizeof(d->tunnel.recv_key));
+		}
+		d->rx_packets = atomic_load(&sa->rx_packets);
+		d->rx_bytes = atomic_load(&sa->rx_bytes);
+		d->tx_packets = atomic_load(&sa->tx_packets);
+		d->tx_bytes = atomic_load(&sa->tx_bytes);
+		d->last_rx_ns = atomic_load(&sa->last_rx_ns);
+		d->last_tx_ns = atomic_load(&sa->last_tx_ns);
+		err = send_reply(c, i, d, sizeof(*d));
+	}
+	sodium_memzero(d, sizeof(*d));
+	if (err)
+		return 0; /* the connection is gone */
+	hdr_init(&c->tx->hdr, CTLMSG_DUMP_END, sizeof(struct ctlmsg_hdr), seq);
+	send_reply(c, i, &c->tx->hdr, sizeof(struct ctlmsg_hdr));
+	return 0;
+}
+
+/* A valid, allowed message: apply it. 0, or -errno for an ERROR reply. */
+static int apply(struct dp_ctl *c, int i, const void *rec, struct vl_status *st)
+{
+	const struct ctlmsg_hdr *h = rec;
+
+	switch ((enum ctlmsg_type)h->type) {
+	case CTLMSG_HELLO:
+		return on_hello(c, i, rec);
+	case CTLMSG_SETUP:
+		return on_setup(c, i, rec, st);
+	case CTLMSG_TUNNEL_ADD:
+		return on_tunnel_add(c, rec, st);
+	case CTLMSG_TUNNEL_DEL:
+		return on_tunnel_del(c, rec, st);
+	case CTLMSG_TUNNEL_REMOTE:
+		return on_tunnel_remote(c, rec, st);
+	case CTLMSG_LEASE_GRANT:
+		return on_lease_grant(c, rec, st);
+	case CTLMSG_INJECT_RAW:
+	case CTLMSG_INJECT_SA:
+		return on_inject(c, rec, st);
+	case CTLMSG_DUMP:
+		return on_dump(c, i, h->seq);
+	case CTLMSG_SETUP_DONE:
+	case CTLMSG_LEASE_REQUEST:
+	case CTLMSG_PUNT:
+	case CTLMSG_DUMP_TUNNEL:
+	case CTLMSG_DUMP_END:
+	case CTLMSG_ERROR:
+		break;
+	}
+	return vl_status_set(st, -EPROTO, "%s: not handled",
+			     dp_ctl_type_name(h->type));
+}
+
+static void handle_record(struct dp_ctl *c, int i, size_t len)
+{
+	const struct ctlmsg_hdr *h = c->rx;
+	struct vl_status st = { "" };
+	uint16_t type = len >= sizeof(*h) ? h->type : 0;
+	uint32_t seq = len >= sizeof(*h) ? h->seq : 0;
+	int err;
+
+	err = dp_ctl_validate(c->rx, len, &st);
+	if (!err)
+		err = dp_ctl_check_order(c->conns[i].role, c->set_up, type,
+					 &st);
+	if (!err)
+		err = apply(c, i, c->rx, &st);
+	if (err)
+		reject(c, i, type, seq, err, &st);
+}
+
+static void serve_conn(struct dp_ctl *c, int i)
+{
+	for (int r = 0; r < READ_BURST && c->conns[i].fd >= 0; r++) {
+		ssize_t n = recv(c->conns[i].fd, c->rx, CTLMSG_MAX,
+				 MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			close_conn(c, i, strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			close_conn(c, i, "closed by the peer");
+			return;
+		}
+		handle_record(c, i, (size_t)n);
+	}
+}
+
+static void accept_conns(struct dp_ctl *c)
+{
+	for (;;) {
+		int fd = accept4(c->listen_fd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int i;
+
+		if (fd < 0)
+			return; /* EAGAIN, or an aborted connection */
+		for (i = 0; i < DP_CTL_CONNS_MAX && c->conns[i].fd >= 0; i++)
+			;
+		if (i == DP_CTL_CONNS_MAX) {
+			say(c, DP_CTL_LOG_WARN,
+			    "Control socket: %d connections open, refusing one more",
+			    DP_CTL_CONNS_MAX);
+			close(fd);
+			continue;
+		}
+		c->conns[i] = (struct conn){ .fd = fd };
+	}
+}
+
+/* ---- Punts and the tick ------------------------------------------------ */
+
+static void forward_punt(struct dp_ctl *c, struct ctlmsg_punt *m)
+{
+	uint32_t len;
+
+	if (m->len > CTLMSG_PACKET_MAX || c->control < 0) {
+		c->stats.punts_dropped++;
+		return;
+	}
+	len = DP_CTL_PUNT_LEN(m->len);
+	hdr_init(&m->hdr, CTLMSG_PUNT, len, 0);
+	if (send(c->conns[c->control].fd, m, len,
+		 MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len) {
+		c->stats.punts_sent++;
+		return;
+	}
+	c->stats.punts_dropped++;
+	if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR)
+		close_conn(c, c->control, strerror(errno));
+}
+
+static void drain_punts(struct dp_ctl *c)
+{
+	c->punts_left = false;
+	for (unsigned int w = 0; w < c->n_workers; w++) {
+		struct dp_ring *r = &c->punts[w];
+		uint32_t pos, n;
+
+		n = dp_ring_peek(r, DP_CTL_PUNT_SLOTS, &pos);
+		for (uint32_t k = 0; k < n; k++)
+			forward_punt(c, dp_ring_rec(r, pos + k));
+		dp_ring_release(r, n);
+		if (!dp_ring_idle(r))
+			c->punts_left = true;
+	}
+}
+
+static void ask_leases(struct dp_ctl *c)
+{
+	struct ctlmsg_lease *m = &c->tx->lease;
+
+	for (unsigned int k = 0; k < c->n_tunnels && c->control >= 0; k++) {
+		struct dp_sa *sa = c->tunnels[k].sa;
+
+		if (!dp_sa_lease_wanted(sa))
+			continue;
+		memset(m, 0, sizeof(*m));
+		hdr_init(&m->hdr, CTLMSG_LEASE_REQUEST, sizeof(*m), 0);
+		m->local_index = sa->local_index;
+		m->lease_end = atomic_load_explicit(&sa->lease_end,
+						    memory_order_relaxed);
+		m->recv_max = recv_max(sa);
+		if (send_reply(c, c->control, m, sizeof(*m))) {
+			/* Lost with the connection: ask the next one. */
+			atomic_store_explicit(&sa->lease_asked, false,
+					      memory_order_relaxed);
+			return;
+		}
+		c->stats.lease_requests++;
+	}
+}
+
+static void tick(struct dp_ctl *c)
+{
+	if (c->control >= 0)
+		ask_leases(c);
+	/*
+	 * Retired objects a sync gave up on (that was logged); workers are
+	 * quick to answer, so a short wait is enough.
+	 */
+	reclaim(c, 5, true);
+}
+
+int dp_ctl_step(struct dp_ctl *c, int max_wait_ms)
+{
+	struct pollfd fds[1 + DP_CTL_CONNS_MAX + DP_CTL_WORKERS_MAX];
+	int conn_of[DP_CTL_CONNS_MAX];
+	nfds_t n = 0, first_conn, first_punt;
+	uint64_t now = clock_ns();
+	int timeout, ret;
+
+	if (!c->next_tick_ns)
+		c->next_tick_ns = now + DP_CTL_TICK_MS * NSEC_PER_MSEC;
+	timeout = c->next_tick_ns > now ?
+			  (int)((c->next_tick_ns - now + NSEC_PER_MSEC - 1) /
+				NSEC_PER_MSEC) :
+			  0;
+	if (timeout > max_wait_ms)
+		timeout = max_wait_ms;
+	if (c->punts_left)
+		timeout = 0;
+
+	fds[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+	first_conn = n;
+	for (int i = 0; i < DP_CTL_CONNS_MAX; i++) {
+		if (c->conns[i].fd < 0)
+			continue;
+		conn_of[n - first_conn] = i;
+		fds[n++] = (struct pollfd){ .fd = c->conns[i].fd,
+					    .events = POLLIN };
+	}
+	first_punt = n;
+	for (unsigned int w = 0; w < c->n_workers; w++)
+		fds[n++] = (struct pollfd){ .fd = c->loops[w]->punt_fd,
+					    .events = POLLIN };
+
+	ret = poll(fds, n, timeout);
+	if (ret < 0)
+		return errno == EINTR ? 0 : -errno;
+
+	for (nfds_t k = first_punt; k < n; k++) {
+		uint64_t v;
+
+		/* Reset before draining: a punt after this wakes us again. */
+		if (fds[k].revents & POLLIN &&
+		    read(fds[k].fd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: already reset */
+		}
+	}
+	drain_punts(c);
+	for (nfds_t k = first_conn; k < first_punt; k++) {
+		int i = conn_of[k - first_conn];
+
+		/* A HELLO may have closed this one since poll(). */
+		if (fds[k].revents && c->conns[i].fd == fds[k].fd)
+			serve_conn(c, i);
+	}
+	if (fds[0].revents & POLLIN)
+		accept_conns(c);
+
+	now = clock_ns();
+	if (now >= c->next_tick_ns) {
+		tick(c);
+		c->next_tick_ns = now + DP_CTL_TICK_MS * NSEC_PER_MSEC;
+	}
+	return 0;
+}
+
+int dp_ctl_run(struct dp_ctl *c, const _Atomic bool *stop)
+{
+	while (!atomic_load(stop)) {
+		int err = dp_ctl_step(c, DP_CTL_TICK_MS);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- Open and close ---------------------------------------------------- */
+
+/* mkdir -p of @path's directory; directories made here get 0750. */
+static int make_parent(const char *path, struct vl_status *st)
+{
+	char dir[SUN_PATH_LEN];
+	char *slash;
+	struct stat sb;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0; /* the current directory, or / */
+	*slash = '\0';
+	for (char *p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char save = *p;
+
+		*p = '\0';
+		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+			return vl_status_set(st, -errno,
+					     "control socket directory %s: %s",
+					     dir, strerror(errno));
+		*p = save;
+		if (!save)
+			break;
+	}
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return vl_status_set(
+			st, -ENOTDIR,
+			"control socket directory %s is not a directory", dir);
+	return 0;
+}
+
+/*
+ * Refuses a socket a live dataplane answers on; removes one nobody
+ * listens on (left by a crash). Anything but a socket is left alone.
+ */
+static int claim_path(struct dp_ctl *c, const struct sockaddr_un *sun,
+		      struct vl_status *st)
+{
+	struct stat sb;
+	int fd, err;
+
+	if (lstat(c->path, &sb) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return vl_status_set(st, -errno, "control socket %s: %s",
+				     c->path, strerror(errno));
+	}
+	if (!S_ISSOCK(sb.st_mode))
+		return vl_status_set(
+			st, -EEXIST,
+			"control socket %s exists and is not a socket: remove it or choose another -s",
+			c->path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vl_status_set(st, -errno, "socket: %s", strerror(errno));
+	err = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ?
+		      errno :
+		      0;
+	close(fd);
+	if (err == ECONNREFUSED) {
+		if (unlink(c->path) < 0 && errno != ENOENT)
+			return vl_status_set(st, -errno,
+					     "stale control socket %s: %s",
+					     c->path, strerror(errno));
+		say(c, DP_CTL_LOG_INFO, "Removed stale control socket %s",
+		    c->path);
+		return 0;
+	}
+	if (!err || err == EAGAIN)
+		return vl_status_set(
+			st, -EADDRINUSE,
+			"another vela-dataplane is running on %s: stop it first",
+			c->path);
+	return vl_status_set(st, -err, "control socket %s: %s", c->path,
+			     strerror(err));
+}
+
+int dp_ctl_open(const struct dp_ctl_cfg *cfg, struct dp_ctl **out,
+		struct vl_status *st)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t size = (sizeof(struct dp_ctl) + 63) / 64 * 64;
+	struct dp_sa_table *t;
+	struct dp_ctl *c;
+	int err;
+
+	*out = NULL;
+	if (!cfg->socket_path || !*cfg->socket_path ||
+	    strlen(cfg->socket_path) >= sizeof(sun.sun_path))
+		return vl_status_set(
+			st, -ENAMETOOLONG,
+			"control socket path must have 1 to %zu characters",
+			sizeof(sun.sun_path) - 1);
+	err = vl_aead_init();
+	if (err)
+		return vl_status_set(st, err, "crypto library: %s",
+				     strerror(-err));
+	c = aligned_alloc(64, size);
+	if (!c)
+		return vl_status_set(st, -ENOMEM, "out of memory");
+	memset(c, 0, sizeof(*c));
+	c->cfg = *cfg;
+	c->listen_fd = -1;
+	c->control = -1;
+	for (int i = 0; i < DP_CTL_CONNS_MAX; i++)
+		c->conns[i].fd = -1;
+	snprintf(c->path, sizeof(c->path), "%s", cfg->socket_path);
+	memcpy(sun.sun_path, c->path, strlen(c->path) + 1);
+
+	c->rx = malloc(CTLMSG_MAX);
+	c->tx = malloc(sizeof(*c->tx));
+	dp_qsbr_init(&c->shared.qsbr, 0);
+	t = dp_sa_table_build(NULL, 0);
+	atomic_init(&c->shared.sa_table, t);
+	if (!c->rx || !c->tx || !t) {
+		err = vl_status_set(st, -ENOMEM, "out of memory");
+		goto free_ctl;
+	}
+
+	err = make_parent(c->path, st);
+	if (err)
+		goto free_ctl;
+	err = claim_path(c, &sun, st);
+	if (err)
+		goto free_ctl;
+	c->listen_fd = socket(AF_UNIX,
+			      SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->listen_fd < 0) {
+		err = vl_status_set(st, -errno, "socket: %s", strerror(errno));
+		goto free_ctl;
+	}
+	if (bind(c->listen_fd, (const struct sockaddr *)&sun, sizeof(sun)) <
+	    0) {
+		err = vl_status_set(st, -errno, "control socket %s: bind: %s",
+				    c->path, strerror(errno));
+		goto close_listen;
+	}
+	/* vela-control runs unprivileged, in the socket's group. */
+	if (chmod(c->path, 0660) < 0 || listen(c->listen_fd, 16) < 0) {
+		err = vl_status_set(st, -errno, "control socket %s: %s",
+				    c->path, strerror(errno));
+		goto unlink_path;
+	}
+	*out = c;
+	return 0;
+
+unlink_path:
+	unlink(c->path);
+close_listen:
+	close(c->listen_fd);
+free_ctl:
+	dp_sa_table_free(t);
+	free(c->tx);
+	free(c->rx);
+	free(c);
+	return err;
+}
+
+static void log_worker(const struct dp_ctl *c, const struct dp_worker *w)
+{
+	const struct dp_counters *s = &w->stats;
+	char drops[VL_STATUS_MAX] = "";
+	size_t off = 0;
+
+	for (int d = 0; d < DP_DROP_MAX && off < sizeof(drops); d++)
+		if (s->drops[d])
+			off += (size_t)snprintf(
+				drops + off, sizeof(drops) - off, " %s=%llu",
+				dp_drop_names[d],
+				(unsigned long long)s->drops[d]);
+	say(c, DP_CTL_LOG_INFO,
+	    "Worker %u stopped: nic rx %llu tx %llu, tun rx %llu tx %llu, punted %llu, test replies %llu, recv errors %llu, drops:%s",
+	    w->id, (unsigned long long)s->rx_packets,
+	    (unsigned long long)s->tx_packets,
+	    (unsigned long long)s->tun_rx_packets,
+	    (unsigned long long)s->tun_tx_packets,
+	    (unsigned long long)s->punted, (unsigned long long)s->test_replies,
+	    (unsigned long long)s->recv_errors, *drops ? drops : " none");
+}
+
+void dp_ctl_close(struct dp_ctl *c)
+{
+	if (!c)
+		return;
+	stop_workers(c->loops, c->n_workers);
+	/* No worker runs: everything can go without a grace period. */
+	for (unsigned int q = 0; q < c->n_workers; q++) {
+		log_worker(c, &c->loops[q]->w);
+		loop_free(c->loops[q]);
+		dp_port_close(c->ports[q]);
+	}
+	c->n_workers = 0;
+	if (c->have_tun)
+		tun_close(&c->tun);
+	for (unsigned int k = 0; k < c->n_retired; k++)
+		free_retired(&c->retired[k]);
+	free(c->retired);
+	for (unsigned int k = 0; k < c->n_tunnels; k++)
+		dp_sa_free(c->tunnels[k].sa);
+	if (c->tunnels)
+		sodium_memzero(c->tunnels,
+			       c->cap_tunnels * sizeof(*c->tunnels));
+	free(c->tunnels);
+	dp_sa_table_free(atomic_load(&c->shared.sa_table));
+	for (int i = 0; i < DP_CTL_CONNS_MAX; i++)
+		close_conn(c, i, "the dataplane stops");
+	close(c->listen_fd);
+	unlink(c->path);
+	say(c, DP_CTL_LOG_INFO,
+	    "Control socket closed: %llu messages refused, %llu punts forwarded, %llu dropped",
+	    (unsigned long long)c->stats.rejects,
+	    (unsigned long long)c->stats.punts_sent,
+	    (unsigned long long)c->stats.punts_dropped);
+	free(c->tx);
+	free(c->rx);
+	free(c);
+}
+
+void dp_ctl_counters(const struct dp_ctl *c, struct dp_ctl_counters *out)
+{
+	*out = c->stats;
+	out->retired = c->n_retired;
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vela-dataplane: the packet-moving process (DESIGN.md §1). It starts with
+ * nothing but the control socket; vela-control connects and sends SETUP
+ * (TUN device, listen port, workers) and the tunnels. Everything else
+ * happens in ctl.c and on the workers.
+ *
+ * Stopping (SIGINT, SIGTERM): the workers stop, TUN and ports close, the
+ * socket is removed, exit 0. closeTunnel messages on shutdown are the
+ * control plane's business: it sends them (TUNNEL_DEL with send_close)
+ * before it stops us.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "flags.h"
+#include "status.h"
+
+#define DEFAULT_SOCKET "/run/vela/vela.sock"
+
+struct opts {
+	const char *socket;
+};
+
+static const struct vl_flag flags[] = {
+	{ "s", VL_FLAG_STRING, offsetof(struct opts, socket),
+	  "Path of the control socket vela-control and dpctl connect to" },
+};
+
+static const struct opts defaults = { .socket = DEFAULT_SOCKET };
+
+static _Atomic bool stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop, true);
+}
+
+/*
+ * One line per lifecycle event in nebula's (logrus) text format:
+ * time="2006-01-02T15:04:05Z" level=info msg="...". Quotes and
+ * backslashes in the message are escaped as logrus escapes them.
+ */
+__attribute__((format(printf, 2, 3))) static void
+dp_log(enum dp_ctl_log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warning", "info" };
+	char msg[1024], ts[40] = "";
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (gmtime_r(&now.tv_sec, &tm))
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	flockfile(stderr);
+	fprintf(stderr, "time=\"%s\" level=%s msg=\"", ts, names[level]);
+	for (const char *p = msg; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', stderr);
+		fputc(*p, stderr);
+	}
+	fputs("\"\n", stderr);
+	funlockfile(stderr);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage of vela-dataplane:\n");
+	vl_flags_print_defaults(out, flags, sizeof(flags) / sizeof(flags[0]),
+				&defaults);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct opts o = defaults;
+	struct vl_status st = { "" };
+	struct dp_ctl_cfg cfg;
+	struct dp_ctl *c;
+	int used, err;
+
+	err = vl_flags_parse(flags, sizeof(flags) / sizeof(flags[0]), &o,
+			     argc - 1, argv + 1, &used, &st);
+	if (err == VL_FLAGS_HELP) {
+		usage(stderr); /* as Go's flag package does */
+		return 0;
+	}
+	if (err < 0) {
+		fprintf(stderr, "%s\n", st.msg);
+		usage(stderr);
+		return 2; /* Go's flag.ExitOnError */
+	}
+	if (used + 1 < argc) {
+		fprintf(stderr, "unexpected argument: %s\n", argv[used + 1]);
+		usage(stderr);
+		return 2;
+	}
+
+	/* No SA_RESTART: poll() returns at once with EINTR. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	cfg = (struct dp_ctl_cfg){ .socket_path = o.socket, .log = dp_log };
+	err = dp_ctl_open(&cfg, &c, &st);
+	if (err) {
+		dp_log(DP_CTL_LOG_ERROR, "Failed to start: %s", st.msg);
+		return 1;
+	}
+	dp_log(DP_CTL_LOG_INFO,
+	       "vela-dataplane started: pid %d, control socket %s; waiting for SETUP",
+	       (int)getpid(), o.socket);
+
+	err = dp_ctl_run(c, &stop);
+	if (err)
+		dp_log(DP_CTL_LOG_ERROR, "Control loop failed: %s",
+		       strerror(-err));
+	else
+		dp_log(DP_CTL_LOG_INFO, "Stopping on signal");
+	dp_ctl_close(c);
+	dp_log(DP_CTL_LOG_INFO, "vela-dataplane stopped");
+	return err ? 1 : 0;
+}

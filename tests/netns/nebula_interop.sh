@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# vela <-> the real nebula 1.6.1, in two network namespaces:
+#
+#   ns vela-a-$$                         ns vela-b-$$
+#   +-------------------------+          +-------------------------+
+#   | vela (udp backend)      |   veth   | nebula 1.6.1            |
+#   | 172.31.$N.1:4242        |----------| 172.31.$N.2:4242        |
+#   | tun vela-a  10.42.0.1   |          | tun nebula-b 10.42.0.2  |
+#   +-------------------------+          +-------------------------+
+#
+# For each cipher: vela initiates (ping from A), nebula initiates (ping from
+# B after a restart of both), a short iperf3 run each way through the
+# tunnel, and vela's closeTunnel on shutdown reaches nebula.
+#
+# Needs root, nebula, iperf3; exits 77 (skipped) otherwise. Every step is
+# bounded; namespaces and processes are removed on exit.
+set -euo pipefail
+
+: "${VELA:?path to the vela binary}" "${VELA_CERT:?path to vela-cert}"
+[ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }
+for tool in nebula iperf3 ip; do
+	command -v "$tool" >/dev/null || { echo "skip: $tool not installed"; exit 77; }
+done
+
+N=$(( $$ % 250 + 1 ))
+NSA=vela-a-$$ NSB=vela-b-$$
+VA=vla$$ VB=vlb$$
+WORK=$(mktemp -d /tmp/vela-interop.XXXXXX)
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	ip netns del "$NSA" 2>/dev/null || true
+	ip netns del "$NSB" 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	echo "--- vela log"; tail -n 40 "$WORK/vela.log" 2>/dev/null || true
+	echo "--- nebula log"; tail -n 40 "$WORK/nebula.log" 2>/dev/null || true
+	exit 1
+}
+
+ip netns add "$NSA"
+ip netns add "$NSB"
+ip link add "$VA" type veth peer name "$VB"
+ip link set "$VA" netns "$NSA"
+ip link set "$VB" netns "$NSB"
+ip -n "$NSA" addr add "172.31.$N.1/24" dev "$VA"
+ip -n "$NSB" addr add "172.31.$N.2/24" dev "$VB"
+for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
+ip -n "$NSA" link set "$VA" up
+ip -n "$NSB" link set "$VB" up
+
+cd "$WORK"
+"$VELA_CERT" ca -name interop-ca -duration 2h
+"$VELA_CERT" sign -name vela-a -ip 10.42.0.1/24 -groups vela
+"$VELA_CERT" sign -name nebula-b -ip 10.42.0.2/24 -groups nebula
+
+write_configs() { # cipher
+	cat >a.yml <<YML
+pki: {ca: $WORK/ca.crt, cert: $WORK/vela-a.crt, key: $WORK/vela-a.key}
+static_host_map: {"10.42.0.2": ["172.31.$N.2:4242"]}
+listen: {host: 0.0.0.0, port: 4242}
+cipher: $1
+tun: {dev: vela-a, mtu: 1300}
+logging: {level: info}
+firewall:
+  outbound: [{port: any, proto: any, host: any}]
+  inbound: [{port: any, proto: any, host: any}]
+dataplane: {backend: udp, workers: 1, mode: event, socket: $WORK/vela.sock}
+YML
+	cat >b.yml <<YML
+pki: {ca: $WORK/ca.crt, cert: $WORK/nebula-b.crt, key: $WORK/nebula-b.key}
+static_host_map: {"10.42.0.1": ["172.31.$N.1:4242"]}
+listen: {host: 0.0.0.0, port: 4242}
+punchy: {punch: false}
+cipher: $1
+tun: {dev: nebula-b, mtu: 1300}
+logging: {level: info}
+firewall:
+  outbound: [{port: any, proto: any, host: any}]
+  inbound: [{port: any, proto: any, host: any}]
+YML
+}
+
+start() {
+	ip netns exec "$NSB" nebula -config b.yml >>nebula.log 2>&1 &
+	PIDS+=($!); NEBULA_PID=$!
+	ip netns exec "$NSA" "$VELA" -config a.yml >>vela.log 2>&1 &
+	PIDS+=($!); VELA_PID=$!
+	# Both TUN devices up (bounded).
+	for _ in $(seq 50); do
+		ip -n "$NSA" link show vela-a >/dev/null 2>&1 &&
+			ip -n "$NSB" link show nebula-b >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "devices did not come up"
+}
+
+# vela first: on SIGTERM it sends closeTunnel to its peers (§5.3).
+stop() {
+	kill "$VELA_PID" 2>/dev/null || true
+	timeout 10 tail --pid="$VELA_PID" -f /dev/null || true
+	sleep 0.3
+	kill "$NEBULA_PID" 2>/dev/null || true
+	timeout 10 tail --pid="$NEBULA_PID" -f /dev/null || true
+}
+
+ping_ok() { # ns dst
+	timeout 20 ip netns exec "$1" ping -c 3 -W 2 -i 0.3 "$2" >/dev/null
+}
+
+iperf_ok() { # server-ns server-ip client-ns
+	ip netns exec "$1" timeout 15 iperf3 -s -1 -B "$2" >/dev/null 2>&1 &
+	local srv=$!
+	sleep 0.5
+	local out
+	out=$(ip netns exec "$3" timeout 10 iperf3 -c "$2" -t 2 -J 2>/dev/null) || { kill $srv 2>/dev/null; return 1; }
+	wait $srv || true
+	python3 -c 'import json,sys; d=json.load(sys.stdin); bps=d["end"]["sum_received"]["bits_per_second"]; print("  %.0f Mbit/s" % (bps/1e6)); sys.exit(0 if bps > 0 else 1)' <<<"$out"
+}
+
+for cipher in aes chachapoly; do
+	echo "== cipher $cipher"
+	write_configs "$cipher"
+	: >vela.log
+	: >nebula.log
+
+	start
+	ping_ok "$NSA" 10.42.0.2 || fail "$cipher: vela-initiated ping"
+	echo "ok $cipher: vela initiates, ping"
+	ping_ok "$NSB" 10.42.0.1 || fail "$cipher: ping from nebula on vela's tunnel"
+	iperf_ok "$NSB" 10.42.0.2 "$NSA" || fail "$cipher: iperf3 vela -> nebula"
+	echo "ok $cipher: iperf3 vela -> nebula"
+	iperf_ok "$NSA" 10.42.0.1 "$NSB" || fail "$cipher: iperf3 nebula -> vela"
+	echo "ok $cipher: iperf3 nebula -> vela"
+	stop
+	grep -q "Close tunnel received" nebula.log ||
+		fail "$cipher: nebula did not receive vela's closeTunnel"
+	echo "ok $cipher: closeTunnel on shutdown"
+
+	start
+	ping_ok "$NSB" 10.42.0.1 || fail "$cipher: nebula-initiated ping"
+	echo "ok $cipher: nebula initiates, ping"
+	stop
+done
+echo "nebula interop: all passed"

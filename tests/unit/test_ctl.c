@@ -1,0 +1,1356 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control thread (dataplane/ctl.c).
+ *
+ * First without sockets: every message type, valid and with each bad
+ * length or field, through dp_ctl_validate(), and the HELLO / role / SETUP
+ * order through dp_ctl_check_order(), as tables of (message, mutation,
+ * expected errno, words the message must contain).
+ *
+ * Then over the real socket in a temporary directory, driving
+ * dp_ctl_step() from the test thread: socket claiming (live, stale, not a
+ * socket), HELLO, DUMP, refusals answered with ERROR, control replacement,
+ * and -- with tun_disabled, so no privilege is needed -- a whole SETUP on
+ * 127.0.0.1 with workers running: tunnels, DUMP with and without keys,
+ * injects arriving sealed at a UDP socket, punts, lease requests, TUNNEL_DEL
+ * with closeTunnel, a repeated and a different SETUP.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <cmocka.h>
+
+#include "aead.h"
+#include "ctl.h"
+#include "status.h"
+#include "wire.h"
+
+#define VPN_A 0x0a4d0001 /* 10.77.0.1, us */
+#define VPN_B 0x0a4d0002 /* the peer */
+#define IDX_LOCAL 0x11223344
+#define IDX_REMOTE 0x55667788
+
+static const uint8_t key_send[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+static const uint8_t key_recv[32] = { 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+
+/* ---- Message builders -------------------------------------------------- */
+
+static void *msgbuf(void)
+{
+	static _Alignas(64) uint8_t buf[CTLMSG_MAX + 64];
+
+	return buf;
+}
+
+static void hdr(void *rec, uint16_t type, size_t len)
+{
+	struct ctlmsg_hdr *h = rec;
+
+	*h = (struct ctlmsg_hdr){ .version = CTLMSG_VERSION,
+				  .type = type,
+				  .len = (uint32_t)len,
+				  .seq = 7 };
+}
+
+static struct sockaddr_in6 addr4(uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+				  .sin6_port = htons(port) };
+
+	a.sin6_addr.s6_addr[10] = 0xff;
+	a.sin6_addr.s6_addr[11] = 0xff;
+	wire_put_be32(a.sin6_addr.s6_addr + 12, ip);
+	return a;
+}
+
+static void fill_setup(struct ctlmsg_setup *m)
+{
+	memset(m, 0, sizeof(*m));
+	hdr(m, CTLMSG_SETUP, sizeof(*m));
+	m->listen = addr4(0x7f000001, 0);
+	m->backend = CTLMSG_BACKEND_UDP;
+	m->mode = CTLMSG_MODE_EVENT;
+	m->workers = 1;
+	m->cipher = VL_CIPHER_AES;
+	m->tun_disabled = 1;
+	m->mtu = 1300;
+	m->tx_queue = 500;
+	m->send_recv_error = CTLMSG_RECV_ERROR_ALWAYS;
+	m->pending_timeout_ms = 1000;
+	m->vpn = (struct ctlmsg_net){ VPN_A, 0xffffff00 };
+	m->n_local_nets = 1;
+	m->local_nets[0] = (struct ctlmsg_net){ VPN_A, 0xffffffff };
+}
+
+static void fill_tunnel(struct ctlmsg_tunnel_add *m, uint32_t index,
+			const struct sockaddr_in6 *remote)
+{
+	memset(m, 0, sizeof(*m));
+	hdr(m, CTLMSG_TUNNEL_ADD, sizeof(*m));
+	m->local_index = index;
+	m->remote_index = IDX_REMOTE;
+	m->vpn_ip = VPN_B;
+	m->cipher = VL_CIPHER_AES;
+	if (remote)
+		m->remote = *remote;
+	memcpy(m->send_key, key_send, 32);
+	memcpy(m->recv_key, key_recv, 32);
+	m->send_counter = 2;
+	m->lease_end = CTLMSG_LEASE_STEP;
+	m->recv_max = 2;
+	m->n_peer_nets = 1;
+	m->peer_nets[0] = (struct ctlmsg_net){ VPN_B, 0xffffffff };
+	m->cert_len = 3;
+	memcpy(m->cert, "crt", 3);
+}
+
+/* A valid message of @type in msgbuf(); returns its length. */
+static size_t build(uint16_t type)
+{
+	void *b = msgbuf();
+
+	memset(b, 0, CTLMSG_MAX);
+	switch ((enum ctlmsg_type)type) {
+	case CTLMSG_HELLO: {
+		struct ctlmsg_hello *m = (void *)b;
+
+		hdr(m, type, sizeof(*m));
+		m->role = CTLMSG_ROLE_CONTROL;
+		return sizeof(*m);
+	}
+	case CTLMSG_SETUP:
+		fill_setup((void *)b);
+		return sizeof(struct ctlmsg_setup);
+	case CTLMSG_TUNNEL_ADD:
+		fill_tunnel((void *)b, IDX_LOCAL, NULL);
+		return sizeof(struct ctlmsg_tunnel_add);
+	case CTLMSG_TUNNEL_DEL: {
+		struct ctlmsg_tunnel_del *m = (void *)b;
+
+		hdr(m, type, sizeof(*m));
+		m->local_index = IDX_LOCAL;
+		m->send_close = 1;
+		return sizeof(*m);
+	}
+	case CTLMSG_TUNNEL_REMOTE: {
+		struct ctlmsg_tunnel_remote *m = (void *)b;
+
+		hdr(m, type, sizeof(*m));
+		m->local_index = IDX_LOCAL;
+		m->remote = addr4(0x7f000001, 4242);
+		return sizeof(*m);
+	}
+	case CTLMSG_LEASE_GRANT:
+	case CTLMSG_LEASE_REQUEST: {
+		struct ctlmsg_lease *m = (void *)b;
+
+		hdr(m, type, sizeof(*m));
+		m->local_index = IDX_LOCAL;
+		m->lease_end = 2 * CTLMSG_LEASE_STEP;
+		return sizeof(*m);
+	}
+	case CTLMSG_INJECT_RAW: {
+		struct ctlmsg_inject_raw *m = (void *)b;
+		size_t len = offsetof(struct ctlmsg_inject_raw, data) + 10;
+
+		hdr(m, type, len);
+		m->to = addr4(0x7f000001, 4242);
+		m->len = 10;
+		return len;
+	}
+	case CTLMSG_INJECT_SA: {
+		struct ctlmsg_inject_sa *m = (void *)b;
+		size_t len = offsetof(struct ctlmsg_inject_sa, data) + 10;
+
+		hdr(m, type, len);
+		m->local_index = IDX_LOCAL;
+		m->type = WIRE_LIGHTHOUSE;
+		m->len = 10;
+		return len;
+	}
+	case CTLMSG_PUNT: {
+		struct ctlmsg_punt *m = (void *)b;
+
+		hdr(m, type, DP_CTL_PUNT_LEN(0));
+		return DP_CTL_PUNT_LEN(0);
+	}
+	case CTLMSG_DUMP:
+	case CTLMSG_DUMP_END:
+		hdr(b, type, sizeof(struct ctlmsg_hdr));
+		return sizeof(struct ctlmsg_hdr);
+	case CTLMSG_SETUP_DONE:
+		hdr(b, type, sizeof(struct ctlmsg_setup_done));
+		return sizeof(struct ctlmsg_setup_done);
+	case CTLMSG_DUMP_TUNNEL:
+		hdr(b, type, sizeof(struct ctlmsg_dump_tunnel));
+		return sizeof(struct ctlmsg_dump_tunnel);
+	case CTLMSG_ERROR:
+		hdr(b, type, sizeof(struct ctlmsg_error));
+		return sizeof(struct ctlmsg_error);
+	}
+	hdr(b, type, sizeof(struct ctlmsg_hdr));
+	return sizeof(struct ctlmsg_hdr);
+}
+
+/* ---- Validation table -------------------------------------------------- */
+
+#define SETUP(b) ((struct ctlmsg_setup *)(b))
+#define TADD(b) ((struct ctlmsg_tunnel_add *)(b))
+#define RAW(b) ((struct ctlmsg_inject_raw *)(b))
+#define ISA(b) ((struct ctlmsg_inject_sa *)(b))
+
+/* Changes the record in place; may change its length (kept in the header). */
+typedef void mutate_fn(void *b, size_t *len);
+
+static void set_len(void *b, size_t *len, size_t n)
+{
+	*len = n;
+	((struct ctlmsg_hdr *)b)->len = (uint32_t)n;
+}
+
+static void m_none(void *b, size_t *len)
+{
+	(void)b, (void)len;
+}
+static void m_short_hdr(void *b, size_t *len)
+{
+	(void)b;
+	*len = 8;
+}
+static void m_version(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_hdr *)b)->version = 2;
+}
+static void m_hdr_len(void *b, size_t *len)
+{
+	((struct ctlmsg_hdr *)b)->len = (uint32_t)*len + 4;
+}
+static void m_minus_one(void *b, size_t *len)
+{
+	set_len(b, len, *len - 1);
+}
+static void m_plus_one(void *b, size_t *len)
+{
+	set_len(b, len, *len + 1);
+}
+static void m_too_long(void *b, size_t *len)
+{
+	set_len(b, len, CTLMSG_MAX + 1);
+}
+static void m_type_99(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_hdr *)b)->type = 99;
+}
+static void m_role_0(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_hello *)b)->role = 0;
+}
+static void m_role_3(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_hello *)b)->role = 3;
+}
+static void m_s_family(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->listen.sin6_family = AF_INET;
+}
+static void m_s_backend(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->backend = 4;
+}
+static void m_s_mode(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->mode = 3;
+}
+static void m_s_workers_0(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->workers = 0;
+}
+static void m_s_workers_65(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->workers = DP_CTL_WORKERS_MAX + 1;
+}
+static void m_s_cipher(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->cipher = 2;
+}
+static void m_s_iface(void *b, size_t *len)
+{
+	(void)len;
+	memset(SETUP(b)->interface, 'x', sizeof(SETUP(b)->interface));
+}
+static void m_s_tundev(void *b, size_t *len)
+{
+	(void)len;
+	memset(SETUP(b)->tun_dev, 'x', sizeof(SETUP(b)->tun_dev));
+}
+static void m_s_tun_disabled(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->tun_disabled = 2;
+}
+static void m_s_mtu_low(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->tun_disabled = 0;
+	SETUP(b)->mtu = 67;
+}
+static void m_s_mtu_high(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->tun_disabled = 0;
+	SETUP(b)->mtu = DP_PKT_MAX + 1;
+}
+static void m_s_mtu_ignored(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->tun_disabled = 1;
+	SETUP(b)->mtu = 0;
+}
+static void m_s_txq(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->tx_queue = 0x80000000u;
+}
+static void m_s_txq_0(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->tun_disabled = 0;
+	SETUP(b)->tx_queue = 0;
+}
+static void m_s_txq_0_no_tun(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->tx_queue = 0;
+}
+static void m_s_recv_error(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->send_recv_error = 3;
+}
+static void m_s_vpn_mask(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->vpn.mask = 0xff00ff00;
+}
+static void m_s_vpn_zero(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->vpn.ip = 0;
+}
+static void m_s_nets_0(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->n_local_nets = 0;
+}
+static void m_s_nets_33(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->n_local_nets = CTLMSG_NETS_MAX + 1;
+}
+static void m_s_net_mask(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->local_nets[0].mask = 0x0000ffff;
+}
+static void m_s_routes_257(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->n_routes = CTLMSG_ROUTES_MAX + 1;
+}
+static void m_s_route_host(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->n_routes = 1;
+	SETUP(b)->routes[0] = (struct ctlmsg_route){
+		{ 0xc0a80101, 0xffffff00 }, VPN_B, 0, 0
+	};
+}
+static void m_s_route_mtu(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->n_routes = 1;
+	SETUP(b)->routes[0] = (struct ctlmsg_route){
+		{ 0xc0a80100, 0xffffff00 }, VPN_B, 10, 0
+	};
+}
+static void m_s_route_via(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->n_routes = 1;
+	SETUP(b)->routes[0] = (struct ctlmsg_route){
+		{ 0xc0a80100, 0xffffff00 }, 0x0a4e0002, 0, 0
+	};
+}
+static void m_s_route_ok(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->n_routes = 1;
+	SETUP(b)->routes[0] = (struct ctlmsg_route){
+		{ 0xc0a80100, 0xffffff00 }, VPN_B, 1400, 5
+	};
+}
+static void m_t_index(void *b, size_t *len)
+{
+	(void)len;
+	TADD(b)->local_index = 0;
+}
+static void m_t_cipher(void *b, size_t *len)
+{
+	(void)len;
+	TADD(b)->cipher = 7;
+}
+static void m_t_vpn(void *b, size_t *len)
+{
+	(void)len;
+	TADD(b)->vpn_ip = 0;
+}
+static void m_t_family(void *b, size_t *len)
+{
+	(void)len;
+	TADD(b)->remote.sin6_family = AF_INET;
+}
+static void m_t_lease(void *b, size_t *len)
+{
+	(void)len;
+	TADD(b)->send_counter = TADD(b)->lease_end + 1;
+}
+static void m_t_nets(void *b, size_t *len)
+{
+	(void)len;
+	TADD(b)->n_peer_nets = CTLMSG_NETS_MAX + 1;
+}
+static void m_t_net_mask(void *b, size_t *len)
+{
+	(void)len;
+	TADD(b)->peer_nets[0].mask = 0xfffffffe ^ 0x100;
+}
+static void m_t_cert(void *b, size_t *len)
+{
+	(void)len;
+	TADD(b)->cert_len = CTLMSG_CERT_MAX + 1;
+}
+static void m_del_index(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_tunnel_del *)b)->local_index = 0;
+}
+static void m_del_close(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_tunnel_del *)b)->send_close = 2;
+}
+static void m_rem_index(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_tunnel_remote *)b)->local_index = 0;
+}
+static void m_rem_family(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_tunnel_remote *)b)->remote.sin6_family = 0;
+}
+static void m_lease_index(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_lease *)b)->local_index = 0;
+}
+static void m_raw_empty(void *b, size_t *len)
+{
+	RAW(b)->len = 0;
+	set_len(b, len, offsetof(struct ctlmsg_inject_raw, data));
+}
+static void m_raw_len_mismatch(void *b, size_t *len)
+{
+	(void)len;
+	RAW(b)->len = 11;
+}
+static void m_raw_whole_struct(void *b, size_t *len)
+{
+	set_len(b, len, sizeof(struct ctlmsg_inject_raw));
+}
+static void m_raw_huge(void *b, size_t *len)
+{
+	RAW(b)->len = CTLMSG_PACKET_MAX + 1;
+	set_len(b, len,
+		offsetof(struct ctlmsg_inject_raw, data) + CTLMSG_PACKET_MAX +
+			1);
+}
+static void m_raw_max(void *b, size_t *len)
+{
+	RAW(b)->len = CTLMSG_PACKET_MAX;
+	set_len(b, len, sizeof(struct ctlmsg_inject_raw));
+}
+static void m_raw_truncated(void *b, size_t *len)
+{
+	set_len(b, len, offsetof(struct ctlmsg_inject_raw, len));
+}
+static void m_raw_family(void *b, size_t *len)
+{
+	(void)len;
+	RAW(b)->to.sin6_family = 0;
+}
+static void m_raw_port(void *b, size_t *len)
+{
+	(void)len;
+	RAW(b)->to.sin6_port = 0;
+}
+static void m_sa_index(void *b, size_t *len)
+{
+	(void)len;
+	ISA(b)->local_index = 0;
+}
+static void m_sa_type_data(void *b, size_t *len)
+{
+	(void)len;
+	ISA(b)->type = WIRE_MESSAGE;
+}
+static void m_sa_type_7(void *b, size_t *len)
+{
+	(void)len;
+	ISA(b)->type = 7;
+}
+static void m_sa_test_sub(void *b, size_t *len)
+{
+	(void)len;
+	ISA(b)->type = WIRE_TEST;
+	ISA(b)->subtype = 2;
+}
+static void m_sa_close(void *b, size_t *len)
+{
+	ISA(b)->type = WIRE_CLOSE_TUNNEL;
+	ISA(b)->len = 0;
+	set_len(b, len, offsetof(struct ctlmsg_inject_sa, data));
+}
+static void m_sa_family(void *b, size_t *len)
+{
+	(void)len;
+	ISA(b)->to.sin6_family = AF_INET;
+}
+static void m_sa_len_mismatch(void *b, size_t *len)
+{
+	(void)len;
+	ISA(b)->len = 9;
+}
+
+struct vcase {
+	uint16_t type;
+	mutate_fn *mutate;
+	int err;
+	const char *words; /* in the message; NULL when accepted */
+};
+
+static const struct vcase vcases[] = {
+	/* Every message the dataplane accepts, as built. */
+	{ CTLMSG_HELLO, m_none, 0, NULL },
+	{ CTLMSG_SETUP, m_none, 0, NULL },
+	{ CTLMSG_TUNNEL_ADD, m_none, 0, NULL },
+	{ CTLMSG_TUNNEL_DEL, m_none, 0, NULL },
+	{ CTLMSG_TUNNEL_REMOTE, m_none, 0, NULL },
+	{ CTLMSG_LEASE_GRANT, m_none, 0, NULL },
+	{ CTLMSG_INJECT_RAW, m_none, 0, NULL },
+	{ CTLMSG_INJECT_SA, m_none, 0, NULL },
+	{ CTLMSG_DUMP, m_none, 0, NULL },
+
+	/* Header and lengths, for every type. */
+	{ CTLMSG_HELLO, m_short_hdr, -EBADMSG,
+	  "shorter than the 16-byte header" },
+	{ CTLMSG_HELLO, m_version, -EPROTO, "HELLO: version 2" },
+	{ CTLMSG_SETUP, m_version, -EPROTO, "SETUP: version 2" },
+	{ CTLMSG_TUNNEL_ADD, m_hdr_len, -EBADMSG, "header says" },
+	{ CTLMSG_INJECT_RAW, m_hdr_len, -EBADMSG, "header says" },
+	{ CTLMSG_HELLO, m_minus_one, -EBADMSG,
+	  "HELLO: record of 31 bytes, want 32" },
+	{ CTLMSG_HELLO, m_plus_one, -EBADMSG,
+	  "HELLO: record of 33 bytes, want 32" },
+	{ CTLMSG_SETUP, m_minus_one, -EBADMSG, "SETUP: record of" },
+	{ CTLMSG_SETUP, m_plus_one, -EBADMSG, "SETUP: record of" },
+	{ CTLMSG_TUNNEL_ADD, m_minus_one, -EBADMSG, "TUNNEL_ADD: record of" },
+	{ CTLMSG_TUNNEL_ADD, m_plus_one, -EBADMSG, "TUNNEL_ADD: record of" },
+	{ CTLMSG_TUNNEL_DEL, m_minus_one, -EBADMSG, "TUNNEL_DEL: record of" },
+	{ CTLMSG_TUNNEL_DEL, m_plus_one, -EBADMSG, "TUNNEL_DEL: record of" },
+	{ CTLMSG_TUNNEL_REMOTE, m_minus_one, -EBADMSG,
+	  "TUNNEL_REMOTE: record of" },
+	{ CTLMSG_TUNNEL_REMOTE, m_plus_one, -EBADMSG,
+	  "TUNNEL_REMOTE: record of" },
+	{ CTLMSG_LEASE_GRANT, m_minus_one, -EBADMSG, "LEASE_GRANT: record of" },
+	{ CTLMSG_LEASE_GRANT, m_plus_one, -EBADMSG, "LEASE_GRANT: record of" },
+	{ CTLMSG_DUMP, m_plus_one, -EBADMSG,
+	  "DUMP: record of 17 bytes, want 16" },
+	{ CTLMSG_INJECT_RAW, m_minus_one, -EBADMSG, "INJECT_RAW: record of" },
+	{ CTLMSG_INJECT_RAW, m_plus_one, -EBADMSG, "INJECT_RAW: record of" },
+	{ CTLMSG_INJECT_SA, m_minus_one, -EBADMSG, "INJECT_SA: record of" },
+	{ CTLMSG_INJECT_SA, m_plus_one, -EBADMSG, "INJECT_SA: record of" },
+	{ CTLMSG_SETUP, m_too_long, -EMSGSIZE, "at most 65536" },
+	{ CTLMSG_HELLO, m_type_99, -EPROTO, "type 99 unknown" },
+
+	/* What only the dataplane sends. */
+	{ CTLMSG_SETUP_DONE, m_none, -EPROTO,
+	  "SETUP_DONE is sent by the dataplane" },
+	{ CTLMSG_LEASE_REQUEST, m_none, -EPROTO,
+	  "LEASE_REQUEST is sent by the dataplane" },
+	{ CTLMSG_PUNT, m_none, -EPROTO, "PUNT is sent by the dataplane" },
+	{ CTLMSG_DUMP_TUNNEL, m_none, -EPROTO,
+	  "DUMP_TUNNEL is sent by the dataplane" },
+	{ CTLMSG_DUMP_END, m_none, -EPROTO,
+	  "DUMP_END is sent by the dataplane" },
+	{ CTLMSG_ERROR, m_none, -EPROTO, "ERROR is sent by the dataplane" },
+
+	{ CTLMSG_HELLO, m_role_0, -EINVAL, "role 0 unknown" },
+	{ CTLMSG_HELLO, m_role_3, -EINVAL, "role 3 unknown" },
+
+	{ CTLMSG_SETUP, m_s_family, -EINVAL, "listen address family" },
+	{ CTLMSG_SETUP, m_s_backend, -EINVAL, "backend 4 unknown" },
+	{ CTLMSG_SETUP, m_s_mode, -EINVAL, "mode 3 unknown" },
+	{ CTLMSG_SETUP, m_s_workers_0, -EINVAL, "workers 0, want 1 to 64" },
+	{ CTLMSG_SETUP, m_s_workers_65, -EINVAL, "workers 65, want 1 to 64" },
+	{ CTLMSG_SETUP, m_s_cipher, -EINVAL, "cipher 2 unknown" },
+	{ CTLMSG_SETUP, m_s_iface, -EINVAL, "interface is not NUL-terminated" },
+	{ CTLMSG_SETUP, m_s_tundev, -EINVAL, "tun_dev is not NUL-terminated" },
+	{ CTLMSG_SETUP, m_s_tun_disabled, -EINVAL, "are 0 or 1" },
+	{ CTLMSG_SETUP, m_s_mtu_low, -EINVAL, "mtu 67, want 68 to 9216" },
+	{ CTLMSG_SETUP, m_s_mtu_high, -EINVAL, "mtu 9217" },
+	{ CTLMSG_SETUP, m_s_mtu_ignored, 0, NULL },
+	{ CTLMSG_SETUP, m_s_txq, -EINVAL, "at most 2147483647" },
+	{ CTLMSG_SETUP, m_s_txq_0, -EINVAL,
+	  "tx_queue 0 would make the TUN drop" },
+	{ CTLMSG_SETUP, m_s_txq_0_no_tun, 0, NULL },
+	{ CTLMSG_SETUP, m_s_recv_error, -EINVAL, "send_recv_error 3 unknown" },
+	{ CTLMSG_SETUP, m_s_vpn_mask, -EINVAL, "prefix mask" },
+	{ CTLMSG_SETUP, m_s_vpn_zero, -EINVAL, "prefix mask" },
+	{ CTLMSG_SETUP, m_s_nets_0, -EINVAL, "n_local_nets 0" },
+	{ CTLMSG_SETUP, m_s_nets_33, -EINVAL, "n_local_nets 33" },
+	{ CTLMSG_SETUP, m_s_net_mask, -EINVAL, "local_nets[0] mask 0000ffff" },
+	{ CTLMSG_SETUP, m_s_routes_257, -EINVAL, "n_routes 257, at most 256" },
+	{ CTLMSG_SETUP, m_s_route_host, -EINVAL, "route[0] c0a80101/ffffff00" },
+	{ CTLMSG_SETUP, m_s_route_mtu, -EINVAL, "route[0] mtu 10" },
+	{ CTLMSG_SETUP, m_s_route_via, -EINVAL, "outside the VPN network" },
+	{ CTLMSG_SETUP, m_s_route_ok, 0, NULL },
+
+	{ CTLMSG_TUNNEL_ADD, m_t_index, -EINVAL, "local_index 0 is reserved" },
+	{ CTLMSG_TUNNEL_ADD, m_t_cipher, -EINVAL,
+	  "11223344: cipher 7 unknown" },
+	{ CTLMSG_TUNNEL_ADD, m_t_vpn, -EINVAL, "vpn_ip 0" },
+	{ CTLMSG_TUNNEL_ADD, m_t_family, -EINVAL, "remote family 2" },
+	{ CTLMSG_TUNNEL_ADD, m_t_lease, -EINVAL, "past lease_end" },
+	{ CTLMSG_TUNNEL_ADD, m_t_nets, -EINVAL, "n_peer_nets 33" },
+	{ CTLMSG_TUNNEL_ADD, m_t_net_mask, -EINVAL, "peer_nets[0] mask" },
+	{ CTLMSG_TUNNEL_ADD, m_t_cert, -EINVAL, "cert_len 4097" },
+
+	{ CTLMSG_TUNNEL_DEL, m_del_index, -EINVAL,
+	  "local_index 0 is reserved" },
+	{ CTLMSG_TUNNEL_DEL, m_del_close, -EINVAL, "send_close 2" },
+	{ CTLMSG_TUNNEL_REMOTE, m_rem_index, -EINVAL,
+	  "local_index 0 is reserved" },
+	{ CTLMSG_TUNNEL_REMOTE, m_rem_family, -EINVAL, "remote family 0" },
+	{ CTLMSG_LEASE_GRANT, m_lease_index, -EINVAL,
+	  "local_index 0 is reserved" },
+
+	/* Variable length: offsetof(data) + len, nothing else. */
+	{ CTLMSG_INJECT_RAW, m_raw_empty, -EINVAL, "empty datagram" },
+	{ CTLMSG_INJECT_RAW, m_raw_len_mismatch, -EBADMSG, "+ len 11 =" },
+	{ CTLMSG_INJECT_RAW, m_raw_whole_struct, -EBADMSG, "+ len 10 =" },
+	{ CTLMSG_INJECT_RAW, m_raw_huge, -EMSGSIZE, "len 9217, at most 9216" },
+	{ CTLMSG_INJECT_RAW, m_raw_max, 0, NULL },
+	{ CTLMSG_INJECT_RAW, m_raw_truncated, -EBADMSG, "want at least" },
+	{ CTLMSG_INJECT_RAW, m_raw_family, -EINVAL, "AF_INET6 and a port" },
+	{ CTLMSG_INJECT_RAW, m_raw_port, -EINVAL, "AF_INET6 and a port" },
+	{ CTLMSG_INJECT_SA, m_sa_index, -EINVAL, "local_index 0 is reserved" },
+	{ CTLMSG_INJECT_SA, m_sa_type_data, -EINVAL,
+	  "type 1/0 is not a message sealed" },
+	{ CTLMSG_INJECT_SA, m_sa_type_7, -EINVAL, "type 7/0" },
+	{ CTLMSG_INJECT_SA, m_sa_test_sub, -EINVAL, "type 4/2" },
+	{ CTLMSG_INJECT_SA, m_sa_close, 0, NULL },
+	{ CTLMSG_INJECT_SA, m_sa_family, -EINVAL, "destination family 2" },
+	{ CTLMSG_INJECT_SA, m_sa_len_mismatch, -EBADMSG, "+ len 9 =" },
+};
+
+static void test_ctl_validate_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(vcases) / sizeof(vcases[0]); i++) {
+		const struct vcase *v = &vcases[i];
+		struct vl_status st = { "" };
+		size_t len = build(v->type);
+		int err;
+
+		v->mutate(msgbuf(), &len);
+		err = dp_ctl_validate(msgbuf(), len, &st);
+		if (err != v->err)
+			fail_msg("case %zu (%s): got %d \"%s\", want %d", i,
+				 dp_ctl_type_name(v->type), err, st.msg,
+				 v->err);
+		if (v->words && !strstr(st.msg, v->words))
+			fail_msg("case %zu (%s): message \"%s\" lacks \"%s\"",
+				 i, dp_ctl_type_name(v->type), st.msg,
+				 v->words);
+	}
+}
+
+struct ocase {
+	uint32_t role;
+	bool set_up;
+	uint16_t type;
+	int err;
+	const char *words;
+};
+
+static const struct ocase ocases[] = {
+	{ 0, false, CTLMSG_HELLO, 0, NULL },
+	{ 0, false, CTLMSG_DUMP, -EPROTO, "DUMP before HELLO" },
+	{ 0, true, CTLMSG_SETUP, -EPROTO, "SETUP before HELLO" },
+	{ CTLMSG_ROLE_DPCTL, false, CTLMSG_DUMP, 0, NULL },
+	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_HELLO, 0, NULL },
+	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_SETUP, -EPERM, "may only DUMP" },
+	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_TUNNEL_DEL, -EPERM, "may only DUMP" },
+	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_INJECT_RAW, -EPERM, "may only DUMP" },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_SETUP, 0, NULL },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_DUMP, 0, NULL },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_TUNNEL_ADD, -EPROTO,
+	  "TUNNEL_ADD before SETUP" },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_TUNNEL_DEL, -EPROTO,
+	  "before SETUP" },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_TUNNEL_REMOTE, -EPROTO,
+	  "before SETUP" },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_LEASE_GRANT, -EPROTO,
+	  "before SETUP" },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_INJECT_RAW, -EPROTO,
+	  "before SETUP" },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_INJECT_SA, -EPROTO,
+	  "before SETUP" },
+	{ CTLMSG_ROLE_CONTROL, true, CTLMSG_TUNNEL_ADD, 0, NULL },
+	{ CTLMSG_ROLE_CONTROL, true, CTLMSG_INJECT_SA, 0, NULL },
+	{ CTLMSG_ROLE_CONTROL, true, CTLMSG_SETUP, 0, NULL },
+};
+
+static void test_ctl_order_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(ocases) / sizeof(ocases[0]); i++) {
+		const struct ocase *o = &ocases[i];
+		struct vl_status st = { "" };
+		int err = dp_ctl_check_order(o->role, o->set_up, o->type, &st);
+
+		if (err != o->err)
+			fail_msg("case %zu: got %d \"%s\", want %d", i, err,
+				 st.msg, o->err);
+		if (o->words && !strstr(st.msg, o->words))
+			fail_msg("case %zu: message \"%s\" lacks \"%s\"", i,
+				 st.msg, o->words);
+	}
+}
+
+static void test_ctl_type_names(void **state)
+{
+	(void)state;
+	assert_string_equal(dp_ctl_type_name(CTLMSG_HELLO), "HELLO");
+	assert_string_equal(dp_ctl_type_name(CTLMSG_ERROR), "ERROR");
+	assert_string_equal(dp_ctl_type_name(0), "?");
+	assert_string_equal(dp_ctl_type_name(1000), "?");
+	assert_int_equal(DP_CTL_PUNT_LEN(5),
+			 offsetof(struct ctlmsg_punt, data) + 5);
+}
+
+/* ---- Over the socket ---------------------------------------------------- */
+
+struct env {
+	char dir[64];
+	char path[128];
+	struct dp_ctl *c;
+	int fd; /* the test's control connection */
+	uint32_t seq;
+};
+
+static int env_setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct dp_ctl_cfg cfg = { 0 };
+	struct vl_status st = { "" };
+
+	if (!e)
+		return -1;
+	snprintf(e->dir, sizeof(e->dir), "/tmp/test_ctl.XXXXXX");
+	if (!mkdtemp(e->dir))
+		return -1;
+	snprintf(e->path, sizeof(e->path), "%s/run/vela.sock", e->dir);
+	cfg.socket_path = e->path;
+	if (dp_ctl_open(&cfg, &e->c, &st)) {
+		print_error("dp_ctl_open: %s\n", st.msg);
+		return -1;
+	}
+	e->fd = -1;
+	*state = e;
+	return 0;
+}
+
+static int env_teardown(void **state)
+{
+	struct env *e = *state;
+	char run[160];
+
+	if (e->fd >= 0)
+		close(e->fd);
+	dp_ctl_close(e->c);
+	snprintf(run, sizeof(run), "%s/run", e->dir);
+	rmdir(run);
+	rmdir(e->dir);
+	free(e);
+	return 0;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+static void send_rec(struct env *e, int fd, void *rec, size_t len)
+{
+	((struct ctlmsg_hdr *)rec)->seq = ++e->seq;
+	assert_int_equal(send(fd, rec, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/*
+ * The next record on @fd, stepping the control loop meanwhile; its length,
+ * or 0 when the connection was closed. Fails after 3 s.
+ */
+static size_t recv_rec(struct env *e, int fd, void *buf, size_t size)
+{
+	for (int i = 0; i < 300; i++) {
+		ssize_t n = recv(fd, buf, size, MSG_DONTWAIT);
+
+		if (n >= 0)
+			return (size_t)n;
+		assert_int_equal(errno, EAGAIN);
+		assert_int_equal(dp_ctl_step(e->c, 10), 0);
+	}
+	fail_msg("no record within 3 s");
+	return 0;
+}
+
+/* A request and the one record it is answered with, of @type. */
+static size_t rpc(struct env *e, int fd, void *rec, size_t len, void *reply,
+		  uint16_t type)
+{
+	static _Alignas(64) uint8_t buf[CTLMSG_MAX];
+	const struct ctlmsg_hdr *h = (const void *)buf;
+	size_t n;
+
+	send_rec(e, fd, rec, len);
+	n = recv_rec(e, fd, buf, sizeof(buf));
+	assert_true(n >= sizeof(*h));
+	assert_int_equal(h->len, n);
+	assert_int_equal(h->seq, e->seq);
+	if (h->type != type && h->type == CTLMSG_ERROR)
+		fail_msg("ERROR %d: %s", ((const struct ctlmsg_error *)h)->err,
+			 ((const struct ctlmsg_error *)h)->msg);
+	assert_int_equal(h->type, type);
+	/* The type is the one expected, so @reply is large enough. */
+	memcpy(reply, buf, n);
+	return n;
+}
+
+static void expect_error(struct env *e, int fd, void *rec, size_t len, int err,
+			 const char *words)
+{
+	static struct ctlmsg_error r;
+
+	rpc(e, fd, rec, len, &r, CTLMSG_ERROR);
+	assert_int_equal(r.hdr.len, sizeof(r));
+	assert_int_equal(r.type, ((struct ctlmsg_hdr *)rec)->type);
+	assert_int_equal(r.err, err);
+	if (!strstr(r.msg, words))
+		fail_msg("ERROR \"%s\" lacks \"%s\"", r.msg, words);
+}
+
+static int hello(struct env *e, uint32_t role, struct ctlmsg_hello *reply)
+{
+	struct ctlmsg_hello m = { .role = role, .pid = 4242 };
+	int fd = connect_to(e->path);
+
+	hdr(&m, CTLMSG_HELLO, sizeof(m));
+	rpc(e, fd, &m, sizeof(m), reply, CTLMSG_HELLO);
+	assert_int_equal(reply->role, role);
+	assert_int_equal(reply->pid, getpid());
+	return fd;
+}
+
+static void test_ctl_socket_claim(void **state)
+{
+	struct env *e = *state;
+	struct dp_ctl_cfg cfg = { .socket_path = e->path };
+	struct vl_status st = { "" };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct dp_ctl *c2 = NULL;
+	struct stat sb;
+	char other[160];
+	int fd;
+
+	/* The directory was made, 0750; the socket is 0660. */
+	snprintf(other, sizeof(other), "%s/run", e->dir);
+	assert_int_equal(stat(other, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0750);
+	assert_int_equal(stat(e->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0660);
+
+	/* A live dataplane holds it. */
+	assert_int_equal(dp_ctl_open(&cfg, &c2, &st), -EADDRINUSE);
+	assert_non_null(strstr(st.msg, "another vela-dataplane is running"));
+
+	/* A stale socket (bound, nobody listening) is removed. */
+	snprintf(other, sizeof(other), "%s/stale.sock", e->dir);
+	memcpy(sun.sun_path, other, strlen(other) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	cfg.socket_path = other;
+	assert_int_equal(dp_ctl_open(&cfg, &c2, &st), 0);
+	dp_ctl_close(c2);
+	assert_int_equal(access(other, F_OK), -1); /* unlinked on close */
+
+	/* Anything but a socket is left alone. */
+	fd = open(other, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	assert_int_equal(dp_ctl_open(&cfg, &c2, &st), -EEXIST);
+	assert_non_null(strstr(st.msg, "is not a socket"));
+	assert_int_equal(access(other, F_OK), 0);
+	unlink(other);
+
+	/* A path that does not fit sun_path. */
+	memset(other, 'a', sizeof(other) - 1);
+	other[sizeof(other) - 1] = '\0';
+	assert_int_equal(dp_ctl_open(&cfg, &c2, &st), -ENAMETOOLONG);
+}
+
+static void test_ctl_socket_hello_dump(void **state)
+{
+	struct env *e = *state;
+	struct ctlmsg_hello r;
+	struct ctlmsg_hdr dump, *end = (void *)msgbuf();
+
+	e->fd = hello(e, CTLMSG_ROLE_CONTROL, &r);
+	assert_int_equal(r.set_up, 0);
+	assert_int_equal(r.n_tunnels, 0);
+	hdr(&dump, CTLMSG_DUMP, sizeof(dump));
+	rpc(e, e->fd, &dump, sizeof(dump), end, CTLMSG_DUMP_END);
+	assert_int_equal(end->len, sizeof(*end));
+}
+
+static void test_ctl_socket_refusals(void **state)
+{
+	struct env *e = *state;
+	struct dp_ctl_counters n;
+	struct ctlmsg_hello r;
+	struct ctlmsg_hdr dump;
+	uint8_t junk[8] = { 0 };
+	int fd, dpctl;
+	size_t len;
+
+	/* Before HELLO. */
+	fd = connect_to(e->path);
+	hdr(&dump, CTLMSG_DUMP, sizeof(dump));
+	expect_error(e, fd, &dump, sizeof(dump), -EPROTO, "say HELLO first");
+	close(fd);
+
+	e->fd = hello(e, CTLMSG_ROLE_CONTROL, &r);
+	/* Shorter than a header: ERROR for type 0. */
+	assert_int_equal(send(e->fd, junk, sizeof(junk), 0), sizeof(junk));
+	{
+		struct ctlmsg_error *er = (void *)msgbuf();
+
+		assert_int_equal(recv_rec(e, e->fd, er, CTLMSG_MAX),
+				 sizeof(*er));
+		assert_int_equal(er->hdr.type, CTLMSG_ERROR);
+		assert_int_equal(er->type, 0);
+		assert_int_equal(er->err, -EBADMSG);
+	}
+	/* A bad length, a bad field, out of order. */
+	len = build(CTLMSG_HELLO);
+	m_minus_one(msgbuf(), &len);
+	expect_error(e, e->fd, msgbuf(), len, -EBADMSG, "want 32");
+	len = build(CTLMSG_SETUP);
+	m_s_workers_0(msgbuf(), &len);
+	expect_error(e, e->fd, msgbuf(), len, -EINVAL, "workers 0");
+	len = build(CTLMSG_TUNNEL_ADD);
+	expect_error(e, e->fd, msgbuf(), len, -EPROTO, "before SETUP");
+	len = build(CTLMSG_PUNT);
+	expect_error(e, e->fd, msgbuf(), len, -EPROTO, "sent by the dataplane");
+	/* xsk and dpdk are not built: SETUP_DONE says so. */
+	len = build(CTLMSG_SETUP);
+	SETUP(msgbuf())->backend = CTLMSG_BACKEND_XSK;
+	{
+		struct ctlmsg_setup_done d;
+
+		rpc(e, e->fd, msgbuf(), len, &d, CTLMSG_SETUP_DONE);
+		assert_int_equal(d.err, -EOPNOTSUPP);
+		assert_non_null(strstr(d.msg, "xsk is not built yet"));
+	}
+
+	/* dpctl may only DUMP. */
+	dpctl = hello(e, CTLMSG_ROLE_DPCTL, &r);
+	len = build(CTLMSG_TUNNEL_DEL);
+	expect_error(e, dpctl, msgbuf(), len, -EPERM, "may only DUMP");
+	rpc(e, dpctl, &dump, sizeof(dump), msgbuf(), CTLMSG_DUMP_END);
+	close(dpctl);
+
+	dp_ctl_counters(e->c, &n);
+	assert_int_equal(n.rejects, 7);
+}
+
+static void test_ctl_socket_control_replaced(void **state)
+{
+	struct env *e = *state;
+	struct ctlmsg_hello r;
+	uint8_t buf[64];
+	int second;
+
+	e->fd = hello(e, CTLMSG_ROLE_CONTROL, &r);
+	second = hello(e, CTLMSG_ROLE_CONTROL, &r);
+	/* The first connection is closed by the dataplane. */
+	assert_int_equal(recv_rec(e, e->fd, buf, sizeof(buf)), 0);
+	close(e->fd);
+	e->fd = second;
+}
+
+/* ---- A running dataplane without TUN ----------------------------------- */
+
+static int udp_socket(uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* A datagram on @fd within 3 s, stepping the control loop meanwhile. */
+static ssize_t udp_recv(struct env *e, int fd, uint8_t *buf, size_t size)
+{
+	for (int i = 0; i < 300; i++) {
+		ssize_t n = recv(fd, buf, size, MSG_DONTWAIT);
+
+		if (n >= 0)
+			return n;
+		assert_int_equal(dp_ctl_step(e->c, 10), 0);
+	}
+	fail_msg("no datagram within 3 s");
+	return -1;
+}
+
+/* Opens a datagram sealed with key_send; returns the plaintext length. */
+static size_t open_sealed(uint8_t *d, size_t len, struct wire_header *h)
+{
+	struct vl_aead_key k;
+	uint8_t nonce[12];
+	bool ok;
+
+	assert_true(len >= WIRE_OVERHEAD);
+	wire_header_decode(d, h);
+	vl_aead_key_set(&k, VL_CIPHER_AES, key_send);
+	vl_aead_nonce(VL_CIPHER_AES, h->counter, nonce);
+	ok = vl_aead_open(&k, nonce, d, 16, d + 16, len - WIRE_OVERHEAD,
+			  d + 16);
+	vl_aead_key_wipe(&k);
+	assert_true(ok);
+	return len - WIRE_OVERHEAD;
+}
+
+static void running(void **state, uint32_t mode)
+{
+	struct env *e = *state;
+	static struct ctlmsg_setup s;
+	static struct ctlmsg_tunnel_add t;
+	static struct ctlmsg_inject_sa inj;
+	static union {
+		struct ctlmsg_hdr hdr;
+		struct ctlmsg_setup_done done;
+		struct ctlmsg_dump_tunnel dump;
+		struct ctlmsg_punt punt;
+		struct ctlmsg_lease lease;
+		uint8_t raw[CTLMSG_MAX];
+	} r;
+	struct sockaddr_in6 peer, dp;
+	struct ctlmsg_hello hr;
+	struct ctlmsg_hdr dump;
+	struct ctlmsg_tunnel_del del;
+	struct ctlmsg_lease grant;
+	struct wire_header h;
+	uint8_t d[256];
+	uint16_t peer_port, dp_port;
+	int peer_fd, dpctl;
+	size_t n;
+
+	e->fd = hello(e, CTLMSG_ROLE_CONTROL, &hr);
+	fill_setup(&s);
+	s.workers = 2;
+	s.mode = mode;
+	rpc(e, e->fd, &s, sizeof(s), &r, CTLMSG_SETUP_DONE);
+	assert_int_equal(r.done.err, 0);
+	assert_int_equal(r.done.backend, CTLMSG_BACKEND_UDP);
+	assert_int_equal(r.done.workers, 2);
+	assert_string_equal(r.done.tun_dev, "");
+	dp_port = r.done.port;
+	assert_true(dp_port != 0);
+
+	/* The same SETUP again (a restarted control plane): same answer. */
+	rpc(e, e->fd, &s, sizeof(s), &r, CTLMSG_SETUP_DONE);
+	assert_int_equal(r.done.err, 0);
+	assert_int_equal(r.done.port, dp_port);
+	/* A different one: refused. */
+	s.workers = 3;
+	expect_error(e, e->fd, &s, sizeof(s), -EBUSY, "differs");
+	s.workers = 2;
+
+	peer_fd = udp_socket(&peer_port);
+	peer = addr4(0x7f000001, peer_port);
+	dp = addr4(0x7f000001, dp_port);
+	fill_tunnel(&t, IDX_LOCAL, &peer);
+	/* Close to the lease end: a LEASE_REQUEST follows within a tick. */
+	t.send_counter = CTLMSG_LEASE_STEP - 100;
+	send_rec(e, e->fd, &t, sizeof(t));
+	n = recv_rec(e, e->fd, &r, sizeof(r));
+	assert_int_equal(n, sizeof(struct ctlmsg_lease));
+	assert_int_equal(r.hdr.type, CTLMSG_LEASE_REQUEST);
+	assert_int_equal(r.hdr.seq, 0); /* unsolicited */
+	assert_int_equal(r.lease.local_index, IDX_LOCAL);
+	assert_int_equal(r.lease.lease_end, CTLMSG_LEASE_STEP);
+	assert_int_equal(r.lease.recv_max, 2);
+	expect_error(e, e->fd, &t, sizeof(t), -EEXIST, "in use");
+
+	/* A grant may not shrink the lease; a larger one is taken. */
+	grant = (struct ctlmsg_lease){ .local_index = IDX_LOCAL,
+				       .lease_end = 10 };
+	hdr(&grant, CTLMSG_LEASE_GRANT, sizeof(grant));
+	expect_error(e, e->fd, &grant, sizeof(grant), -EINVAL, "below");
+	grant.lease_end = 2 * CTLMSG_LEASE_STEP;
+	send_rec(e, e->fd, &grant, sizeof(grant));
+
+	/* INJECT_SA: sealed on the tunnel with the next counter. */
+	memset(&inj, 0, sizeof(inj));
+	n = offsetof(struct ctlmsg_inject_sa, data) + 5;
+	hdr(&inj, CTLMSG_INJECT_SA, n);
+	inj.local_index = IDX_LOCAL;
+	inj.type = WIRE_LIGHTHOUSE;
+	inj.len = 5;
+	memcpy(inj.data, "hello", 5);
+	send_rec(e, e->fd, &inj, n);
+	n = (size_t)udp_recv(e, peer_fd, d, sizeof(d));
+	assert_int_equal(open_sealed(d, n, &h), 5);
+	assert_memory_equal(d + 16, "hello", 5);
+	assert_int_equal(h.type, WIRE_LIGHTHOUSE);
+	assert_int_equal(h.remote_index, IDX_REMOTE);
+	assert_int_equal(h.counter, CTLMSG_LEASE_STEP - 99);
+
+	/* INJECT_RAW: as is. */
+	{
+		struct ctlmsg_inject_raw *raw = (void *)msgbuf();
+
+		n = build(CTLMSG_INJECT_RAW);
+		raw->to = peer;
+		memcpy(raw->data, "0123456789", 10);
+		send_rec(e, e->fd, raw, n);
+		assert_int_equal(udp_recv(e, peer_fd, d, sizeof(d)), 10);
+		assert_memory_equal(d, "0123456789", 10);
+	}
+	/* INJECT_SA for no tunnel. */
+	inj.local_index = 0x99;
+	expect_error(e, e->fd, &inj,
+		     offsetof(struct ctlmsg_inject_sa, data) + 5, -ENOENT,
+		     "no tunnel 00000099");
+
+	/* A handshake from the peer: punted with its exact length. */
+	memset(d, 0, 40);
+	d[0] = 0x10; /* version 1, type 0 */
+	assert_int_equal(sendto(peer_fd, d, 40, 0,
+				(struct sockaddr *)&(struct sockaddr_in){
+					.sin_family = AF_INET,
+					.sin_port = htons(dp_port),
+					.sin_addr.s_addr = htonl(0x7f000001) },
+				sizeof(struct sockaddr_in)),
+			 40);
+	n = recv_rec(e, e->fd, &r, sizeof(r));
+	assert_int_equal(r.hdr.type, CTLMSG_PUNT);
+	assert_int_equal(n, DP_CTL_PUNT_LEN(40));
+	assert_int_equal(r.hdr.len, n);
+	assert_int_equal(r.punt.reason, CTLMSG_PUNT_HANDSHAKE);
+	assert_int_equal(r.punt.len, 40);
+	assert_memory_equal(&r.punt.from.sin6_addr, &peer.sin6_addr, 16);
+	assert_int_equal(r.punt.from.sin6_port, peer.sin6_port);
+
+	/* A test request from the peer is answered by the worker. */
+	{
+		struct vl_aead_key k;
+		uint8_t nonce[12];
+
+		vl_aead_key_set(&k, VL_CIPHER_AES, key_recv);
+		wire_header_encode(d, WIRE_TEST, WIRE_SUB_TEST_REQUEST,
+				   IDX_LOCAL, 3);
+		vl_aead_nonce(VL_CIPHER_AES, 3, nonce);
+		vl_aead_seal(&k, nonce, d, 16, (const uint8_t *)"ping", 4,
+			     d + 16);
+		vl_aead_key_wipe(&k);
+		assert_int_equal(
+			sendto(peer_fd, d, 36, 0,
+			       (struct sockaddr *)&(struct sockaddr_in){
+				       .sin_family = AF_INET,
+				       .sin_port = htons(dp_port),
+				       .sin_addr.s_addr = htonl(0x7f000001) },
+			       sizeof(struct sockaddr_in)),
+			36);
+		n = (size_t)udp_recv(e, peer_fd, d, sizeof(d));
+		assert_int_equal(open_sealed(d, n, &h), 4);
+		assert_int_equal(h.type, WIRE_TEST);
+		assert_int_equal(h.subtype, WIRE_SUB_TEST_REPLY);
+		assert_int_equal(h.counter, CTLMSG_LEASE_STEP - 98);
+	}
+
+	/* TUNNEL_REMOTE: unknown index refused; known one moves the tunnel. */
+	{
+		struct ctlmsg_tunnel_remote *m = (void *)msgbuf();
+
+		n = build(CTLMSG_TUNNEL_REMOTE);
+		m->local_index = 0x77;
+		expect_error(e, e->fd, m, n, -ENOENT, "no tunnel 00000077");
+		m->local_index = IDX_LOCAL;
+		m->remote = dp; /* anything: checked in DUMP */
+		send_rec(e, e->fd, m, n);
+	}
+
+	/* DUMP: control gets keys and counters; dpctl gets no keys. */
+	hdr(&dump, CTLMSG_DUMP, sizeof(dump));
+	rpc(e, e->fd, &dump, sizeof(dump), &r, CTLMSG_DUMP_TUNNEL);
+	assert_int_equal(r.dump.tunnel.local_index, IDX_LOCAL);
+	assert_int_equal(r.dump.tunnel.hdr.type, CTLMSG_TUNNEL_ADD);
+	assert_int_equal(r.dump.tunnel.send_counter, CTLMSG_LEASE_STEP - 98);
+	assert_int_equal(r.dump.tunnel.lease_end, 2 * CTLMSG_LEASE_STEP);
+	assert_int_equal(r.dump.tunnel.recv_max, 3);
+	assert_memory_equal(r.dump.tunnel.send_key, key_send, 32);
+	assert_memory_equal(&r.dump.tunnel.remote, &dp, sizeof(dp));
+	assert_int_equal(r.dump.tunnel.cert_len, 3);
+	assert_int_equal(r.dump.rx_packets, 1);
+	assert_int_equal(r.dump.tx_packets, 2);
+	assert_true(r.dump.last_rx_ns > 0);
+	n = recv_rec(e, e->fd, &r, sizeof(r));
+	assert_int_equal(r.hdr.type, CTLMSG_DUMP_END);
+	assert_int_equal(r.hdr.seq, e->seq);
+
+	dpctl = hello(e, CTLMSG_ROLE_DPCTL, &hr);
+	assert_int_equal(hr.set_up, 1);
+	assert_int_equal(hr.n_tunnels, 1);
+	rpc(e, dpctl, &dump, sizeof(dump), &r, CTLMSG_DUMP_TUNNEL);
+	{
+		static const uint8_t zero[32];
+
+		assert_memory_equal(r.dump.tunnel.send_key, zero, 32);
+		assert_memory_equal(r.dump.tunnel.recv_key, zero, 32);
+	}
+	close(dpctl);
+
+	/* TUNNEL_DEL with send_close: the close reaches the tunnel's remote. */
+	{
+		struct ctlmsg_tunnel_remote *m = (void *)msgbuf();
+
+		n = build(CTLMSG_TUNNEL_REMOTE);
+		m->remote = peer;
+		send_rec(e, e->fd, m, n);
+	}
+	del = (struct ctlmsg_tunnel_del){ .local_index = IDX_LOCAL,
+					  .send_close = 1 };
+	hdr(&del, CTLMSG_TUNNEL_DEL, sizeof(del));
+	send_rec(e, e->fd, &del, sizeof(del));
+	n = (size_t)udp_recv(e, peer_fd, d, sizeof(d));
+	assert_int_equal(open_sealed(d, n, &h), 0);
+	assert_int_equal(h.type, WIRE_CLOSE_TUNNEL);
+	assert_int_equal(h.counter, CTLMSG_LEASE_STEP - 97);
+	expect_error(e, e->fd, &del, sizeof(del), -ENOENT, "no tunnel");
+	rpc(e, e->fd, &dump, sizeof(dump), &r, CTLMSG_DUMP_END);
+
+	/* Control goes away: the dataplane stays, punts are dropped. */
+	close(e->fd);
+	e->fd = -1;
+	for (int i = 0; i < 5; i++)
+		dp_ctl_step(e->c, 10);
+	{
+		struct dp_ctl_counters cnt;
+
+		dp_ctl_counters(e->c, &cnt);
+		assert_int_equal(cnt.punts_sent, 1);
+		assert_int_equal(cnt.lease_requests, 1);
+		assert_int_equal(cnt.retired, 0);
+	}
+	close(peer_fd);
+}
+
+static void test_ctl_running_event(void **state)
+{
+	running(state, CTLMSG_MODE_EVENT);
+}
+
+static void test_ctl_running_adaptive(void **state)
+{
+	running(state, CTLMSG_MODE_ADAPTIVE);
+}
+
+static void test_ctl_running_busy(void **state)
+{
+	running(state, CTLMSG_MODE_BUSY);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ctl_validate_table),
+		cmocka_unit_test(test_ctl_order_table),
+		cmocka_unit_test(test_ctl_type_names),
+		cmocka_unit_test_setup_teardown(test_ctl_socket_claim,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_socket_hello_dump,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_socket_refusals,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_socket_control_replaced,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_running_event,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_running_adaptive,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_running_busy,
+						env_setup, env_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Multiqueue TUN (Documentation/networking/tuntap.rst, "Multiqueue
+ * tuntap interface"): every open() of /dev/net/tun plus TUNSETIFF with
+ * IFF_MULTI_QUEUE and the same name attaches one more queue to the same
+ * device. The kernel spreads the device's outgoing flows over all attached
+ * queues, and the device goes away when the last queue closes unless it
+ * is persistent.
+ *
+ * Attaching is what makes a name clash dangerous: a second opener of our
+ * name does not fail, it silently takes a share of our traffic. So before
+ * opening, tun_open asks rtnetlink what already holds the name (kind, TUN
+ * or TAP, multiqueue, attached queues) and refuses anything but an absent
+ * name or an idle persistent multiqueue TUN (ip tuntap add ... multi_queue),
+ * saying what to do. When it creates the device, the first TUNSETIFF
+ * carries IFF_TUN_EXCL, so a device that appeared since the check is an
+ * error too, not a device we join.
+ *
+ * Failure leaves nothing half-open: every queue already attached is
+ * closed, which also removes a device we created.
+ */
+#include "tun_mq.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+
+#include "netlink.h"
+#include "status.h"
+
+#define TUN_PATH "/dev/net/tun"
+
+enum tun_limits {
+	TUN_MTU_MIN = 68, /* IPv4's minimum; below it Linux drops the address */
+	TUN_MTU_MAX = 65535, /* the tun driver's max_mtu */
+};
+
+/* The name as messages show it: "" is the kernel's pick. */
+static const char *shown(const char *name)
+{
+	return *name ? name : "(kernel-named)";
+}
+
+/* Whether the kernel rejects @name (net/core/dev.c dev_valid_name). */
+static int check_name(const char *name, struct vl_status *st)
+{
+	size_t len = strlen(name);
+
+	if (len >= IFNAMSIZ)
+		return vl_status_set(
+			st, -ENAMETOOLONG,
+			"tun device name \"%s\" has %zu characters, Linux allows %d: choose a shorter tun.dev",
+			name, len, IFNAMSIZ - 1);
+	if (!strcmp(name, ".") || !strcmp(name, "..") ||
+	    strpbrk(name, "/: \t\n\v\f\r"))
+		return vl_status_set(
+			st, -EINVAL,
+			"tun device name \"%s\" is not valid: no '/', ':' or spaces, not \".\" or \"..\"",
+			name);
+	return 0;
+}
+
+/*
+ * What holds @name already (see the top of the file). *exists says
+ * whether there is a device to attach to.
+ */
+static int check_holder(const char *name, bool *exists, struct vl_status *st)
+{
+	struct nl_conn nl;
+	struct nl_link link;
+	int err;
+
+	*exists = false;
+	/* "" and "vela%d" are templates: the kernel picks a free name. */
+	if (!*name || strchr(name, '%'))
+		return 0;
+	err = nl_open(&nl, st);
+	if (!err) {
+		err = nl_link_get(&nl, name, &link, st);
+		nl_close(&nl);
+	}
+	if (err == -ENODEV)
+		return 0;
+	if (err) {
+		vl_status_prefix(st, "tun %s: ", name);
+		return err;
+	}
+	*exists = true;
+	if (strcmp(link.kind, "tun"))
+		return vl_status_set(
+			st, -EEXIST,
+			"tun %s: the name belongs to a device that is not a TUN (kind %s): choose another tun.dev, or delete it (ip link del %s)",
+			name, link.kind[0] ? link.kind : "none", name);
+	/* Before Linux 4.15 there are no IFLA_TUN_*: TUNSETIFF decides. */
+	if (!link.tun_info)
+		return 0;
+	if (link.tun_type != IFF_TUN)
+		return vl_status_set(
+			st, -EEXIST,
+			"tun %s: the name belongs to a TAP device: choose another tun.dev, or delete it (ip tuntap del dev %s mode tap)",
+			name, name);
+	if (!link.tun_multi_queue)
+		return vl_status_set(
+			st, -EEXIST,
+			"tun %s: the name belongs to a single-queue TUN: delete it (ip tuntap del dev %s mode tun) and let vela create it, or recreate it with multi_queue",
+			name, name);
+	if (link.tun_queues || link.tun_disabled_queues)
+		return vl_status_set(
+			st, -EBUSY,
+			"tun %s: in use, %u queues already attached (another vela or nebula, or a second open of it): stop that first or choose another tun.dev",
+			name, link.tun_queues + link.tun_disabled_queues);
+	return 0;
+}
+
+static int open_error(int err, const char *name, unsigned int q,
+		      unsigned int n_queues, struct vl_status *st)
+{
+	switch (-err) {
+	case ENOENT:
+	case ENODEV:
+	case ENXIO:
+		return vl_status_set(
+			st, err,
+			"tun %s: no " TUN_PATH
+			": load the tun module (modprobe tun) or give the container the device (--device " TUN_PATH
+			")",
+			shown(name));
+	case EACCES:
+	case EPERM:
+		return vl_status_set(
+			st, err,
+			"tun %s: cannot open " TUN_PATH
+			" (%s): needs CAP_NET_ADMIN and read-write access to the device node",
+			shown(name), strerror(-err));
+	case EMFILE:
+	case ENFILE:
+		return vl_status_set(
+			st, err,
+			"tun %s: out of file descriptors at queue %u of %u: raise the open-files limit (ulimit -n) or use fewer queues",
+			shown(name), q + 1, n_queues);
+	default:
+		return vl_status_set(st, err, "tun %s: open " TUN_PATH ": %s",
+				     shown(name), strerror(-err));
+	}
+}
+
+static int setiff_error(int err, const char *name, unsigned int q,
+			unsigned int n_queues, struct vl_status *st)
+{
+	switch (-err) {
+	case EPERM:
+	case EACCES:
+		return vl_status_set(
+			st, err,
+			"tun %s: not permitted to create or attach it: needs CAP_NET_ADMIN (run as root or grant the capability), or a persistent device owned by this user or group",
+			shown(name));
+	case EBUSY:
+		return vl_status_set(
+			st, err,
+			"tun %s: the name was taken while opening it (another process created it): choose another tun.dev or stop that process",
+			shown(name));
+	case EINVAL:
+		return vl_status_set(
+			st, err,
+			"tun %s: the kernel refused queue %u of %u (EINVAL): the name belongs to a device that is not a multiqueue TUN, or its flags differ: delete it (ip link del %s) or choose another tun.dev",
+			shown(name), q + 1, n_queues, name);
+	case E2BIG:
+		return vl_status_set(
+			st, err,
+			"tun %s: the device allows at most %u queues, %u were asked: use fewer queues",
+			shown(name), q, n_queues);
+	default:
+		return vl_status_set(st, err,
+				     "tun %s: TUNSETIFF for queue %u of %u: %s",
+				     shown(name), q + 1, n_queues,
+				     strerror(-err));
+	}
+}
+
+/* Attaches queue @fd to @name; the kernel's name comes back in @ifr. */
+static int set_iff(int fd, struct ifreq *ifr, const char *name, bool excl)
+{
+	unsigned int flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+
+	if (excl)
+		flags |= IFF_TUN_EXCL;
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+	/* ifr_flags is a short; IFF_TUN_EXCL is its sign bit. */
+	ifr->ifr_flags = (short)flags;
+	if (ioctl(fd, TUNSETIFF, ifr) < 0)
+		return -errno;
+	return 0;
+}
+
+int tun_open(struct tun_dev *t, const char *name, unsigned int n_queues,
+	     struct vl_status *st)
+{
+	struct ifreq ifr;
+	bool exists;
+	unsigned int q;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	for (q = 0; q < TUN_QUEUES_MAX; q++)
+		t->fds[q] = -1;
+	if (!name)
+		name = "";
+	err = check_name(name, st);
+	if (err)
+		return err;
+	if (n_queues == 0 || n_queues > TUN_QUEUES_MAX)
+		return vl_status_set(st, -EINVAL,
+				     "tun %s: %u queues asked, give 1 to %d",
+				     shown(name), n_queues, TUN_QUEUES_MAX);
+	err = check_holder(name, &exists, st);
+	if (err)
+		return err;
+
+	/* Queue 0 makes the name (or reads back the kernel's choice);
+	 * the others attach to exactly that name. */
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	for (q = 0; q < n_queues; q++) {
+		int fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+		if (fd < 0) {
+			err = open_error(-errno, t->name, q, n_queues, st);
+			goto close_queues;
+		}
+		t->fds[q] = fd;
+		err = set_iff(fd, &ifr, t->name, q == 0 && !exists);
+		if (err) {
+			err = setiff_error(err, t->name, q, n_queues, st);
+			goto close_queues;
+		}
+		if (q == 0)
+			memcpy(t->name, ifr.ifr_name, sizeof(t->name) - 1);
+	}
+	t->n_queues = n_queues;
+
+	t->ifindex = (int)if_nametoindex(t->name);
+	if (!t->ifindex) {
+		err = vl_status_set(
+			st, -errno,
+			"tun %s: created but gone by name: %s (renamed meanwhile?)",
+			t->name, strerror(errno));
+		goto close_queues;
+	}
+	return 0;
+
+close_queues:
+	tun_close(t);
+	return err;
+}
+
+/* Names the device in a netlink message, and says what EPERM needs. */
+static int nl_failed(const struct tun_dev *t, int err, struct vl_status *st)
+{
+	size_t n;
+
+	vl_status_prefix(st, "tun %s: ", t->name);
+	if (err == -EPERM && st) {
+		n = strnlen(st->msg, sizeof(st->msg));
+		snprintf(st->msg + n, sizeof(st->msg) - n,
+			 ": needs CAP_NET_ADMIN");
+	}
+	return err;
+}
+
+/* 255.255.0.0 -> 16; -1 for a mask with holes. */
+static int mask_prefix(uint32_t mask)
+{
+	uint32_t host = ~mask;
+
+	if (host & (host + 1))
+		return -1;
+	return __builtin_popcount(mask);
+}
+
+int tun_configure(struct tun_dev *t, uint32_t addr, uint32_t mask, int mtu,
+		  int txqueuelen, struct vl_status *st)
+{
+	uint32_t be_mask = htonl(mask);
+	int prefix = mask_prefix(mask);
+	char m[INET_ADDRSTRLEN];
+	struct nl_conn nl;
+	int err;
+
+	if (!t->n_queues || t->ifindex <= 0)
+		return vl_status_set(st, -EBADF, "tun: configure before open");
+	if (prefix < 0)
+		return vl_status_set(
+			st, -EINVAL, "tun %s: netmask %s has holes", t->name,
+			inet_ntop(AF_INET, &be_mask, m, sizeof(m)));
+	if (mtu < TUN_MTU_MIN || mtu > TUN_MTU_MAX)
+		return vl_status_set(st, -EINVAL,
+				     "tun %s: mtu %d out of range (%d to %d)",
+				     t->name, mtu, TUN_MTU_MIN, TUN_MTU_MAX);
+	if (txqueuelen < 0)
+		return vl_status_set(st, -EINVAL,
+				     "tun %s: negative txqueuelen %d", t->name,
+				     txqueuelen);
+
+	err = nl_open(&nl, st);
+	if (err)
+		return nl_failed(t, err, st);
+	err = nl_addr_add4(&nl, t->ifindex, addr, (unsigned int)prefix, st);
+	if (!err)
+		err = nl_link_set(&nl, t->ifindex, mtu, txqueuelen, 1, st);
+	nl_close(&nl);
+	return err ? nl_failed(t, err, st) : 0;
+}
+
+int tun_route_add(struct tun_dev *t, uint32_t dst, uint32_t mask, int mtu,
+		  int metric, struct vl_status *st)
+{
+	uint32_t be_dst = htonl(dst);
+	int prefix = mask_prefix(mask);
+	char ip[INET_ADDRSTRLEN];
+	struct nl_conn nl;
+	int err;
+
+	if (!t->n_queues || t->ifindex <= 0)
+		return vl_status_set(st, -EBADF, "tun: route before open");
+	inet_ntop(AF_INET, &be_dst, ip, sizeof(ip));
+	if (prefix < 0)
+		return vl_status_set(st, -EINVAL,
+				     "tun %s: route %s: netmask has holes",
+				     t->name, ip);
+	if (dst & ~mask)
+		return vl_status_set(st, -EINVAL,
+				     "tun %s: route %s/%d has host bits set",
+				     t->name, ip, prefix);
+	if (mtu && (mtu < TUN_MTU_MIN || mtu > TUN_MTU_MAX))
+		return vl_status_set(
+			st, -EINVAL,
+			"tun %s: route %s/%d: mtu %d out of range (%d to %d, or 0 for the device's)",
+			t->name, ip, prefix, mtu, TUN_MTU_MIN, TUN_MTU_MAX);
+	if (metric < 0)
+		return vl_status_set(st, -EINVAL,
+				     "tun %s: route %s/%d: negative metric %d",
+				     t->name, ip, prefix, metric);
+
+	err = nl_open(&nl, st);
+	if (err)
+		return nl_failed(t, err, st);
+	err = nl_route_add4(&nl, t->ifindex, dst, (unsigned int)prefix, mtu,
+			    metric, st);
+	nl_close(&nl);
+	if (err == -EEXIST)
+		return vl_status_set(
+			st, err,
+			"tun %s: route %s/%d metric %d already exists (another device, or left from an earlier run): remove it (ip route del %s/%d metric %d) or change the metric",
+			t->name, ip, prefix, metric, ip, prefix, metric);
+	if (err == -ENETDOWN)
+		return vl_status_set(
+			st, err,
+			"tun %s: route %s/%d: the device is down: configure it (link up) before adding routes",
+			t->name, ip, prefix);
+	return err ? nl_failed(t, err, st) : 0;
+}
+
+/*
+ * A TUN read() returns min(packet, buffer) and silently cuts the rest,
+ * so each read gets one spare byte behind the caller's buffer: a packet
+ * that reaches it did not fit and is dropped, not passed on cut. Each
+ * read takes one packet, kept or dropped, so @max bounds the loop.
+ */
+unsigned int tun_q_read_burst(struct tun_dev *t, unsigned int q,
+			      uint8_t *const *bufs, uint32_t buf_len,
+			      uint32_t *lens, unsigned int max)
+{
+	unsigned int n_rx = 0;
+	unsigned int i;
+	uint8_t spill;
+	int fd;
+
+	if (q >= t->n_queues)
+		return 0;
+	fd = t->fds[q];
+	for (i = 0; i < max; i++) {
+		struct iovec iov[2] = {
+			{ .iov_base = bufs[n_rx], .iov_len = buf_len },
+			{ .iov_base = &spill, .iov_len = sizeof(spill) },
+		};
+		ssize_t n = readv(fd, iov, 2);
+
+		if (n <= 0)
+			break; /* EAGAIN: empty; EBADFD etc.: poll() says */
+		if ((size_t)n > buf_len)
+			continue;
+		lens[n_rx++] = (uint32_t)n;
+	}
+	return n_rx;
+}
+
+/*
+ * A packet the kernel refuses (EINVAL: not IPv4/IPv6; EIO: device down)
+ * is skipped and the rest still go; EAGAIN means the kernel takes no more
+ * now, and the rest are the caller's to drop.
+ */
+unsigned int tun_q_write_burst(struct tun_dev *t, unsigned int q,
+			       uint8_t *const *bufs, const uint32_t *lens,
+			       unsigned int n)
+{
+	unsigned int n_tx = 0;
+	unsigned int i;
+	int fd;
+
+	if (q >= t->n_queues)
+		return 0;
+	fd = t->fds[q];
+	for (i = 0; i < n; i++) {
+		if (write(fd, bufs[i], lens[i]) >= 0)
+			n_tx++;
+		else if (errno == EAGAIN)
+			break;
+	}
+	return n_tx;
+}
+
+void tun_close(struct tun_dev *t)
+{
+	unsigned int q;
+
+	for (q = 0; q < TUN_QUEUES_MAX; q++) {
+		if (t->fds[q] >= 0)
+			close(t->fds[q]);
+		t->fds[q] = -1;
+	}
+	t->n_queues = 0;
+	t->ifindex = 0;
+}
