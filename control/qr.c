@@ -183,9 +183,9 @@ static void put_ihdr(uint8_t *p, size_t dim)
 int ctl_qr_png(const uint8_t *text, size_t len, uint8_t **png, size_t *png_len,
 	       struct vl_status *st)
 {
-	size_t dim, row, raw_len, nidat, out_len, off, n;
+	size_t dim = 0, row = 0, raw_len = 0, nidat, out_len, off, n;
 	uint8_t *raw, *z, *out, *p;
-	QRcode *code;
+	QRcode *code = NULL;
 	uLongf zlen;
 	int err, zerr;
 

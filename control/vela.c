@@ -64,9 +64,14 @@ static void on_signal(int sig)
 /* dir + "/" + name into out[PATH_MAX]; false when it does not fit. */
 static bool beside(char *out, const char *dir, const char *name)
 {
-	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+	size_t d = strlen(dir), n = strlen(name);
 
-	return n > 0 && n < PATH_MAX;
+	if (d + 1 + n >= PATH_MAX)
+		return false;
+	memcpy(out, dir, d);
+	out[d] = '/';
+	memcpy(out + d + 1, name, n + 1);
+	return true;
 }
 
 struct child {

@@ -467,7 +467,7 @@ int ctl_yaml_load(struct ctl_yaml_tree *tree, const char *path,
 	for (size_t i = 0; i < fl.n; i++) {
 		struct ctl_yaml_node *doc;
 		char *text;
-		size_t len;
+		size_t len = 0;
 
 		err = read_text(fl.paths[i], &text, &len, st);
 		if (err)

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly what CI runs (.ci/run): installs what is
-# missing, then builds twice with warnings as errors and ASan+UBSan --
-#   gcc:   every suite (unit, cli, fuzz corpus replay, and later netns)
-#   clang: unit and fuzz suites, with libFuzzer running each target briefly
+# missing, then builds three times with warnings as errors --
+#   gcc, ASan+UBSan:   every suite (unit, cli, fuzz corpus replay, netns)
+#   clang, ASan+UBSan: unit and fuzz suites, libFuzzer running each target
+#   gcc, release:      unit suite
 # and ends with one summary line "tests: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh || exit 1
 
-# Network-namespace tests need root; everything else runs as any user.
-sanitize=(-Db_sanitize=address,undefined -Dwerror=true --buildtype=debugoptimized)
+# Each build: directory | compiler | meson options | suites (empty: all).
+# gcc and clang build with ASan+UBSan; the release build catches what only
+# -O3 finds (and what the demo builds). Network-namespace tests need root
+# and are skipped (exit 77) without it.
+san="-Db_sanitize=address,undefined -Dwerror=true --buildtype=debugoptimized"
 builds=(
-	"build/test-gcc|gcc||"
-	"build/test-clang|clang|-Db_lundef=false -Dfuzz=enabled|--suite unit --suite fuzz"
+	"build/test-gcc|gcc|$san|"
+	"build/test-clang|clang|$san -Db_lundef=false -Dfuzz=enabled|--suite unit --suite fuzz"
+	"build/test-release|gcc|--buildtype=release -Dwerror=true|--suite unit"
 )
 
 setup() { # DIR CC ARGS...
@@ -33,7 +38,7 @@ for b in "${builds[@]}"; do
 	rm -f "$dir/meson-logs/testlog.json"
 	echo "== $cc: build ($dir)"
 	# shellcheck disable=SC2086 # $extra and $suites are word lists
-	if ! setup "$dir" "$cc" "${sanitize[@]}" $extra || ! ninja -C "$dir"; then
+	if ! setup "$dir" "$cc" $extra || ! ninja -C "$dir"; then
 		echo "== $cc: BUILD FAILED"
 		build_failures=$((build_failures + 1))
 		status=1
@@ -45,7 +50,7 @@ for b in "${builds[@]}"; do
 done
 
 # One line for people and CI: counts over both builds from meson's logs.
-BUILD_FAILURES=$build_failures python3 - build/test-gcc build/test-clang <<'PY'
+BUILD_FAILURES=$build_failures python3 - build/test-gcc build/test-clang build/test-release <<'PY'
 import json, os, sys
 counts = {"passed": 0, "failed": int(os.environ["BUILD_FAILURES"]), "skipped": 0}
 for d in sys.argv[1:]:

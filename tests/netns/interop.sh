@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# vela <-> the real nebula 1.6.1, in two network namespaces:
+# vela <-> the real nebula 1.6.1, then vela <-> vela, in two namespaces:
 #
 #   ns vela-a-$$                         ns vela-b-$$
 #   +-------------------------+          +-------------------------+
-#   | vela (udp backend)      |   veth   | nebula 1.6.1            |
+#   | vela (udp backend)      |   veth   | nebula 1.6.1, or vela   |
 #   | 172.31.$N.1:4242        |----------| 172.31.$N.2:4242        |
 #   | tun vela-a  10.42.0.1   |          | tun nebula-b 10.42.0.2  |
 #   +-------------------------+          +-------------------------+
 #
-# For each cipher: vela initiates (ping from A), nebula initiates (ping from
-# B after a restart of both), a short iperf3 run each way through the
-# tunnel, and vela's closeTunnel on shutdown reaches nebula.
+# For each peer and cipher: A initiates (ping from A), B initiates (ping
+# from B after a restart of both), a short iperf3 run each way through the
+# tunnel, and A's closeTunnel on shutdown reaches B. B's config is read
+# unchanged by both programs (nebula ignores the dataplane: section).
 #
 # Needs root, nebula, iperf3; exits 77 (skipped) otherwise. Every step is
 # bounded; namespaces and processes are removed on exit.
@@ -43,7 +44,7 @@ trap cleanup EXIT
 fail() {
 	echo "FAIL: $*"
 	echo "--- vela log"; tail -n 40 "$WORK/vela.log" 2>/dev/null || true
-	echo "--- nebula log"; tail -n 40 "$WORK/nebula.log" 2>/dev/null || true
+	echo "--- peer log"; tail -n 40 "$WORK/nebula.log" 2>/dev/null || true
 	exit 1
 }
 
@@ -77,6 +78,7 @@ firewall:
 dataplane: {backend: udp, workers: 1, mode: event, socket: $WORK/vela.sock}
 YML
 	cat >b.yml <<YML
+dataplane: {backend: udp, workers: 2, mode: adaptive, socket: $WORK/vela-b.sock}
 pki: {ca: $WORK/ca.crt, cert: $WORK/nebula-b.crt, key: $WORK/nebula-b.key}
 static_host_map: {"10.42.0.1": ["172.31.$N.1:4242"]}
 listen: {host: 0.0.0.0, port: 4242}
@@ -90,8 +92,12 @@ firewall:
 YML
 }
 
-start() {
-	ip netns exec "$NSB" nebula -config b.yml >>nebula.log 2>&1 &
+start() { # peer
+	if [ "$1" = nebula ]; then
+		ip netns exec "$NSB" nebula -config b.yml >>nebula.log 2>&1 &
+	else
+		ip netns exec "$NSB" "$VELA" -config "$WORK/b.yml" >>nebula.log 2>&1 &
+	fi
 	PIDS+=($!); NEBULA_PID=$!
 	ip netns exec "$NSA" "$VELA" -config a.yml >>vela.log 2>&1 &
 	PIDS+=($!); VELA_PID=$!
@@ -127,28 +133,35 @@ iperf_ok() { # server-ns server-ip client-ns
 	python3 -c 'import json,sys; d=json.load(sys.stdin); bps=d["end"]["sum_received"]["bits_per_second"]; print("  %.0f Mbit/s" % (bps/1e6)); sys.exit(0 if bps > 0 else 1)' <<<"$out"
 }
 
-for cipher in aes chachapoly; do
-	echo "== cipher $cipher"
-	write_configs "$cipher"
-	: >vela.log
-	: >nebula.log
+# What B logs when A's closeTunnel arrives.
+closed_msg() { [ "$1" = nebula ] && echo "Close tunnel received" || echo "Tunnel closed"; }
 
-	start
-	ping_ok "$NSA" 10.42.0.2 || fail "$cipher: vela-initiated ping"
-	echo "ok $cipher: vela initiates, ping"
-	ping_ok "$NSB" 10.42.0.1 || fail "$cipher: ping from nebula on vela's tunnel"
-	iperf_ok "$NSB" 10.42.0.2 "$NSA" || fail "$cipher: iperf3 vela -> nebula"
-	echo "ok $cipher: iperf3 vela -> nebula"
-	iperf_ok "$NSA" 10.42.0.1 "$NSB" || fail "$cipher: iperf3 nebula -> vela"
-	echo "ok $cipher: iperf3 nebula -> vela"
-	stop
-	grep -q "Close tunnel received" nebula.log ||
-		fail "$cipher: nebula did not receive vela's closeTunnel"
-	echo "ok $cipher: closeTunnel on shutdown"
+for peer in nebula vela; do
+	ciphers="aes chachapoly"
+	[ "$peer" = vela ] && ciphers=aes
+	for cipher in $ciphers; do
+		echo "== peer $peer, cipher $cipher"
+		write_configs "$cipher"
+		: >vela.log
+		: >nebula.log
 
-	start
-	ping_ok "$NSB" 10.42.0.1 || fail "$cipher: nebula-initiated ping"
-	echo "ok $cipher: nebula initiates, ping"
-	stop
+		start "$peer"
+		ping_ok "$NSA" 10.42.0.2 || fail "$peer/$cipher: A-initiated ping"
+		echo "ok $peer/$cipher: A initiates, ping"
+		ping_ok "$NSB" 10.42.0.1 || fail "$peer/$cipher: ping from B on A's tunnel"
+		iperf_ok "$NSB" 10.42.0.2 "$NSA" || fail "$peer/$cipher: iperf3 A -> B"
+		echo "ok $peer/$cipher: iperf3 A -> B"
+		iperf_ok "$NSA" 10.42.0.1 "$NSB" || fail "$peer/$cipher: iperf3 B -> A"
+		echo "ok $peer/$cipher: iperf3 B -> A"
+		stop
+		grep -q "$(closed_msg "$peer")" nebula.log ||
+			fail "$peer/$cipher: B did not receive A's closeTunnel"
+		echo "ok $peer/$cipher: closeTunnel on shutdown"
+
+		start "$peer"
+		ping_ok "$NSB" 10.42.0.1 || fail "$peer/$cipher: B-initiated ping"
+		echo "ok $peer/$cipher: B initiates, ping"
+		stop
+	done
 done
-echo "nebula interop: all passed"
+echo "interop: all passed"

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Restarts under traffic (DESIGN.md §1), vela against the real nebula:
+#
+#   ns vela-ra-$$ : vela 10.43.0.1  --veth--  ns vela-rb-$$ : nebula 10.43.0.2
+#
+# 1. kill -9 vela-control while nebula pings through the tunnel: the ping
+#    goes on, the supervisor restarts the control plane, which adopts the
+#    dataplane's tunnel -- nebula sees no new handshake.
+# 2. kill -9 vela-dataplane: the supervisor restarts it, the control plane
+#    re-installs the tunnel (send counters above every lease granted), and
+#    traffic resumes -- again without a handshake.
+#
+# Needs root and nebula; exits 77 otherwise. Bounded; cleans up on exit.
+set -euo pipefail
+
+: "${VELA:?path to the vela binary}" "${VELA_CERT:?path to vela-cert}"
+[ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }
+for tool in nebula ping ip pgrep; do
+	command -v "$tool" >/dev/null || { echo "skip: $tool not installed"; exit 77; }
+done
+
+N=$(( $$ % 250 + 1 ))
+NSA=vela-ra-$$ NSB=vela-rb-$$
+VA=vra$$ VB=vrb$$
+WORK=$(mktemp -d /tmp/vela-restart.XXXXXX)
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 0.3
+	pkill -9 -f "$WORK/" 2>/dev/null || true
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	ip netns del "$NSA" 2>/dev/null || true
+	ip netns del "$NSB" 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	echo "--- vela log"; tail -n 30 "$WORK/vela.log" 2>/dev/null || true
+	echo "--- nebula log"; tail -n 20 "$WORK/nebula.log" 2>/dev/null || true
+	exit 1
+}
+
+ip netns add "$NSA"
+ip netns add "$NSB"
+ip link add "$VA" type veth peer name "$VB"
+ip link set "$VA" netns "$NSA"
+ip link set "$VB" netns "$NSB"
+ip -n "$NSA" addr add "172.30.$N.1/24" dev "$VA"
+ip -n "$NSB" addr add "172.30.$N.2/24" dev "$VB"
+for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
+ip -n "$NSA" link set "$VA" up
+ip -n "$NSB" link set "$VB" up
+
+cd "$WORK"
+"$VELA_CERT" ca -name restart-ca -duration 2h
+"$VELA_CERT" sign -name vela-a -ip 10.43.0.1/24
+"$VELA_CERT" sign -name nebula-b -ip 10.43.0.2/24
+cat >a.yml <<YML
+pki: {ca: $WORK/ca.crt, cert: $WORK/vela-a.crt, key: $WORK/vela-a.key}
+static_host_map: {"10.43.0.2": ["172.30.$N.2:4242"]}
+listen: {host: 0.0.0.0, port: 4242}
+tun: {dev: vela-a}
+dataplane: {backend: udp, workers: 1, mode: event, socket: $WORK/vela.sock}
+YML
+cat >b.yml <<YML
+pki: {ca: $WORK/ca.crt, cert: $WORK/nebula-b.crt, key: $WORK/nebula-b.key}
+static_host_map: {"10.43.0.1": ["172.30.$N.1:4242"]}
+listen: {host: 0.0.0.0, port: 4242}
+tun: {dev: nebula-b}
+logging: {level: debug}
+firewall:
+  outbound: [{port: any, proto: any, host: any}]
+  inbound: [{port: any, proto: any, host: any}]
+YML
+
+ip netns exec "$NSB" nebula -config b.yml >nebula.log 2>&1 &
+PIDS+=($!)
+ip netns exec "$NSA" "$VELA" -config "$WORK/a.yml" >vela.log 2>&1 &
+PIDS+=($!)
+
+handshakes() { grep -c "Handshake message received\|Handshake message sent" nebula.log || true; }
+daemon_pid() { pgrep -f "$1.*$WORK/" | head -n1; }
+
+for _ in $(seq 50); do
+	ip -n "$NSA" link show vela-a >/dev/null 2>&1 &&
+		ip -n "$NSB" link show nebula-b >/dev/null 2>&1 && break
+	sleep 0.1
+done
+timeout 20 ip netns exec "$NSA" ping -c 3 -W 2 -i 0.3 10.43.0.2 >/dev/null ||
+	fail "no tunnel to start with"
+before=$(handshakes)
+echo "ok tunnel up ($before handshake log lines on nebula)"
+
+# 1. The control plane dies; the dataplane keeps forwarding.
+ip netns exec "$NSB" ping -i 0.1 -c 60 -W 1 10.43.0.1 >ping1.log 2>&1 &
+PING=$!
+sleep 1
+ctl=$(daemon_pid vela-control)
+[ -n "$ctl" ] || fail "vela-control not running"
+kill -9 "$ctl"
+wait $PING || true
+received=$(grep -oE '[0-9]+ received' ping1.log | grep -oE '^[0-9]+')
+[ "${received:-0}" -ge 55 ] || fail "traffic stopped with the control plane: $received/60"
+echo "ok traffic kept flowing while vela-control was down ($received/60)"
+for _ in $(seq 50); do grep -q "Adopted tunnel" vela.log && break; sleep 0.1; done
+grep -q "Adopted tunnel" vela.log || fail "restarted vela-control did not adopt the tunnel"
+[ "$(handshakes)" -eq "$before" ] || fail "a new handshake happened after the control restart"
+echo "ok vela-control restarted and adopted the tunnel without a handshake"
+
+# 2. The dataplane dies; it is restarted and the tunnel re-installed.
+dp=$(daemon_pid vela-dataplane)
+[ -n "$dp" ] || fail "vela-dataplane not running"
+kill -9 "$dp"
+ok=0
+for _ in $(seq 30); do
+	if ip netns exec "$NSB" ping -c 1 -W 1 10.43.0.1 >/dev/null 2>&1; then ok=1; break; fi
+done
+[ $ok -eq 1 ] || fail "traffic did not resume after the dataplane restart"
+timeout 10 ip netns exec "$NSA" ping -c 3 -W 2 -i 0.3 10.43.0.2 >/dev/null ||
+	fail "vela cannot reach nebula after the dataplane restart"
+[ "$(handshakes)" -eq "$before" ] || fail "a new handshake happened after the dataplane restart"
+echo "ok vela-dataplane restarted, tunnel re-installed without a handshake"
+echo "restart: all passed"
