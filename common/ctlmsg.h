@@ -10,16 +10,39 @@
  * order; every record starts with struct ctlmsg_hdr, whose version must
  * match and whose length must equal the record's. A receiver checks the
  * length of every message before reading it and counts what it rejects.
+ * New message types take new numbers at the end of enum ctlmsg_type; a
+ * change to an existing layout bumps CTLMSG_VERSION.
  *
  * Who says what:
  *
  *   control -> dataplane   HELLO, SETUP, TUNNEL_ADD, TUNNEL_DEL,
  *                          TUNNEL_REMOTE, LEASE_GRANT, INJECT_RAW,
- *                          INJECT_SA, DUMP
- *   dataplane -> control   HELLO, SETUP_DONE, PUNT, LEASE_REQUEST,
- *                          DUMP_TUNNEL, DUMP_END, ERROR
+ *                          INJECT_SA, DUMP, STATS
+ *   dpctl -> dataplane     HELLO, DUMP, STATS (nothing that changes state)
+ *   dataplane -> either    HELLO, SETUP_DONE, PUNT, LEASE_REQUEST,
+ *                          DUMP_TUNNEL, DUMP_END, STATS_REPLY, ERROR
  *
- * (Statistics for dpctl come with the operations issue.)
+ * PUNT and LEASE_REQUEST go to the control connection only, unsolicited
+ * (seq 0); every other dataplane record answers a request and echoes its
+ * seq. A refused request is answered with ERROR instead.
+ *
+ * Record lengths. A record is exactly as long as its struct, except:
+ * - PUNT, INJECT_RAW and INJECT_SA end in a CTLMSG_PACKET_MAX data array of
+ *   which only `len` bytes are used. Their record, and hdr.len, is
+ *   offsetof(struct, data) + len -- never the whole struct: the dataplane
+ *   sends punts that way and refuses an inject of any other length,
+ *   including a full-size struct with a shorter len.
+ * - DUMP, DUMP_END and STATS are a bare struct ctlmsg_hdr (16 bytes).
+ *
+ * DUMP answers with one DUMP_TUNNEL per tunnel, in install order, then
+ * DUMP_END. DUMP_TUNNEL.tunnel.send_counter is min(send_counter,
+ * lease_end): a send that found its lease exhausted still moved the
+ * counter on (sa.h), but nothing past lease_end was ever sent, so a
+ * tunnel re-installed from the dump restarts at a counter no packet used.
+ * dpctl connections get the tunnels with both keys zeroed.
+ *
+ * STATS answers with one STATS_REPLY: the setup in force and every
+ * worker's counters, copied as the workers left them; the reader sums.
  *
  * Nonces are never reused, across restarts too. The dataplane alone owns a
  * tunnel's send counter while it runs, but it may only use counters up to
@@ -65,6 +88,8 @@ enum ctlmsg_type {
 	CTLMSG_DUMP_TUNNEL,
 	CTLMSG_DUMP_END,
 	CTLMSG_ERROR,
+	CTLMSG_STATS,
+	CTLMSG_STATS_REPLY,
 };
 
 struct ctlmsg_hdr {
@@ -77,7 +102,7 @@ struct ctlmsg_hdr {
 
 enum ctlmsg_role {
 	CTLMSG_ROLE_CONTROL = 1, /* one at a time; a new one replaces the old */
-	CTLMSG_ROLE_DPCTL,       /* read-only: DUMP */
+	CTLMSG_ROLE_DPCTL,       /* read-only: DUMP and STATS */
 };
 
 struct ctlmsg_hello {
@@ -125,6 +150,10 @@ struct ctlmsg_setup {
 	char tun_dev[16];           /* "" = kernel picks */
 	uint32_t tun_disabled;
 	uint32_t mtu;
+	/*
+	 * The TUN's per-queue ring length (tun.tx_queue). Not 0 when the TUN
+	 * is enabled: a 0-slot ring drops every packet, so SETUP is refused.
+	 */
 	uint32_t tx_queue;
 	uint32_t read_buffer, write_buffer;
 	uint32_t send_recv_error;   /* enum ctlmsg_recv_error */
@@ -207,6 +236,7 @@ enum ctlmsg_punt_reason {
 	CTLMSG_PUNT_TEST_REPLY,     /* liveness: a test reply arrived */
 };
 
+/* Variable length: offsetof(struct ctlmsg_punt, data) + len bytes. */
 struct ctlmsg_punt {
 	struct ctlmsg_hdr hdr;
 	uint32_t reason;            /* enum ctlmsg_punt_reason */
@@ -220,7 +250,10 @@ struct ctlmsg_punt {
 	uint8_t data[CTLMSG_PACKET_MAX];
 };
 
-/* A datagram sent as is from the listen port: handshakes, recv_error, punches. */
+/*
+ * A datagram sent as is from the listen port: handshakes, recv_error,
+ * punches. Variable length: offsetof(data) + len bytes, len >= 1.
+ */
 struct ctlmsg_inject_raw {
 	struct ctlmsg_hdr hdr;
 	struct sockaddr_in6 to;
@@ -228,7 +261,10 @@ struct ctlmsg_inject_raw {
 	uint8_t data[CTLMSG_PACKET_MAX];
 };
 
-/* A message the dataplane encrypts on a tunnel: lighthouse, test, close. */
+/*
+ * A message the dataplane encrypts on a tunnel: lighthouse, test, close.
+ * Variable length: offsetof(data) + len bytes.
+ */
 struct ctlmsg_inject_sa {
 	struct ctlmsg_hdr hdr;
 	uint32_t local_index;
@@ -239,6 +275,10 @@ struct ctlmsg_inject_sa {
 	uint8_t data[CTLMSG_PACKET_MAX];
 };
 
+/*
+ * One tunnel of a DUMP. send_counter is min(send_counter, lease_end) (see
+ * the top of this file); keys are zero for dpctl.
+ */
 struct ctlmsg_dump_tunnel {
 	struct ctlmsg_hdr hdr;
 	struct ctlmsg_tunnel_add tunnel; /* as installed, counters current */
@@ -252,5 +292,61 @@ struct ctlmsg_error {
 	int32_t err;
 	char msg[256];
 };
+
+/*
+ * STATS_REPLY: what `dpctl show` prints. Fixed size whatever the number of
+ * workers: worker[0..workers) are filled, the rest is zero.
+ *
+ * struct ctlmsg_worker_stats mirrors the dataplane's struct dp_counters
+ * and struct dp_port_stats field by field (dataplane/stats.h, port.h;
+ * ctl.c asserts the sizes at compile time). drops[] is indexed by enum
+ * dp_drop, whose names and texts dpctl takes from the same build;
+ * n_drops says how many entries the dataplane filled.
+ */
+#define CTLMSG_WORKERS_MAX 64
+#define CTLMSG_DROPS_MAX 64
+
+struct ctlmsg_port_stats {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t rx_truncated;      /* longer than the largest Nebula datagram */
+	uint64_t tx_errors;         /* sends the kernel refused */
+	uint64_t rx_gro_batches;    /* coalesced receives split into packets */
+	uint64_t tx_gso_batches;    /* sends that used UDP_SEGMENT */
+};
+
+struct ctlmsg_worker_stats {
+	uint64_t rx_packets, rx_bytes;          /* from the NIC */
+	uint64_t tx_packets, tx_bytes;          /* to the NIC */
+	uint64_t tun_rx_packets, tun_rx_bytes;  /* read from the TUN */
+	uint64_t tun_tx_packets, tun_tx_bytes;  /* written to the TUN */
+	uint64_t punches, punted, test_replies, recv_errors;
+	uint64_t drops[CTLMSG_DROPS_MAX];       /* by enum dp_drop */
+	struct ctlmsg_port_stats port;          /* the worker's NIC queue */
+};
+
+struct ctlmsg_stats_reply {
+	struct ctlmsg_hdr hdr;
+	uint32_t set_up;            /* 0: no SETUP yet, so no workers */
+	uint32_t backend;           /* enum ctlmsg_backend, as chosen */
+	uint32_t mode;              /* enum ctlmsg_mode */
+	uint32_t workers;           /* = NIC queues = TUN queues (if any) */
+	char tun_dev[16];           /* "" with tun.disabled */
+	uint16_t port;              /* the UDP port bound */
+	uint16_t reserved;
+	uint32_t n_drops;           /* entries of drops[] in use */
+	uint32_t n_tunnels;
+	uint32_t reserved2;
+	/* The control thread's own counters (dataplane/ctl.h). */
+	uint64_t rejects;           /* messages refused with ERROR */
+	uint64_t punts_sent;        /* forwarded to the control connection */
+	uint64_t punts_dropped;     /* no control connection, or it was full */
+	uint64_t injects_queued;
+	uint64_t injects_full;      /* refused: worker 0's queue was full */
+	uint64_t lease_requests;
+	struct ctlmsg_worker_stats worker[CTLMSG_WORKERS_MAX];
+};
+
+_Static_assert(sizeof(struct ctlmsg_stats_reply) <= CTLMSG_MAX,
+	       "STATS_REPLY must fit one record");
 
 #endif /* VL_CTLMSG_H */

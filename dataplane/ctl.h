@@ -5,15 +5,13 @@
 /*
  * The control thread of vela-dataplane (ctl.c): the control socket, the
  * only writer of the dataplane tables, and the owner of the workers' lives.
- * Also the contract between it and the worker loop (worker.c): the records
- * on the inject ring and the loop's context.
+ * Also the records it puts on worker 0's inject ring (struct dp_inject);
+ * the loop those workers run, and its context, are in worker.h.
  *
  * Thread contract: every dp_ctl_* function runs on the one control thread;
  * dp_worker_run() runs on its own thread per worker.
  */
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,12 +22,10 @@
 #include "worker.h"
 
 struct vl_status;
-struct tun_dev;
-struct dp_port;
 struct dp_ctl;
 
 /* Most workers (NIC queue + TUN queue pairs) one SETUP may ask for. */
-#define DP_CTL_WORKERS_MAX 64
+#define DP_CTL_WORKERS_MAX CTLMSG_WORKERS_MAX
 #define DP_CTL_TICK_MS 100 /* lease scan, retried reclamation */
 #define DP_CTL_SYNC_MS 1000 /* longest wait for workers to quiesce */
 #define DP_CTL_PUNT_SLOTS 256 /* per worker */
@@ -52,40 +48,6 @@ struct dp_inject {
 	struct sockaddr_in6 to; /* SA: sin6_family 0 = the tunnel's remote */
 	uint8_t buf[DP_HEADROOM + CTLMSG_PACKET_MAX + DP_TAILROOM];
 };
-
-/*
- * A worker thread: the stages' struct dp_worker plus what the loop drives
- * them with. Set up by the control thread before the thread starts; after
- * that the worker writes only @w and the producer side of @punts, and the
- * control thread only @stop, the producer side of @injects and the two
- * eventfds.
- */
-struct dp_worker_loop {
-	struct dp_worker w;
-	unsigned int queue; /* NIC queue and TUN queue index (= w.id) */
-	uint32_t mode; /* enum ctlmsg_mode */
-	struct dp_port *port;
-	struct tun_dev *tun; /* NULL with tun.disabled */
-	struct dp_ring *punts; /* worker -> control thread */
-	struct dp_ring *injects; /* control thread -> worker; worker 0 only */
-	int punt_fd; /* eventfd the worker writes after punting */
-	int wake_fd; /* eventfd: inject waiting, new table, stop */
-	_Atomic bool stop;
-
-	/* Loop scratch, allocated with the loop. */
-	struct dp_pkt rx[DP_BURST_MAX];
-	uint8_t *tun_bufs[DP_BURST_MAX]; /* w.tx_bufs[i] + DP_HEADROOM */
-	uint32_t tun_lens[DP_BURST_MAX];
-	uint32_t n_injects; /* ring records held this pass */
-	pthread_t thread;
-};
-
-/*
- * worker.c: the per-core loop (STYLE §3). Runs until @l->stop is set (then
- * write @l->wake_fd so a sleeping worker sees it). Never allocates, locks
- * or logs. (Declared here, not in worker.h, while worker.h is frozen.)
- */
-void dp_worker_run(struct dp_worker_loop *l);
 
 enum dp_ctl_log_level { DP_CTL_LOG_ERROR, DP_CTL_LOG_WARN, DP_CTL_LOG_INFO };
 
@@ -127,8 +89,9 @@ void dp_ctl_close(struct dp_ctl *c);
  * Messages only the dataplane sends are refused here too.
  *
  * dp_ctl_check_order: whether a connection of @role (0: no HELLO yet) may
- * send @type now: HELLO first; dpctl only DUMP; tunnels, leases and
- * injects only once SETUP is in force (@set_up).
+ * send @type now: HELLO first; dpctl only DUMP and STATS; tunnels, leases
+ * and injects only once SETUP is in force (@set_up). DUMP and STATS are
+ * answered before SETUP too (no tunnels, no workers).
  */
 int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st);
 int dp_ctl_check_order(uint32_t role, bool set_up, uint16_t type,

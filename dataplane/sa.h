@@ -10,9 +10,13 @@
  * keys wiped -- after every worker passed a quiescent point (qsbr.h).
  *
  * Inside an SA, what changes while it is published:
- * - the send counter: workers reserve counters with one atomic fetch-add
- *   per burst, so several workers may send on one SA and no counter is
- *   ever handed out twice; counters past the lease end are not used;
+ * - the send counter: workers reserve the counters of a whole burst with
+ *   one compare-and-swap, which only succeeds when all of them are within
+ *   the lease, so the counter never passes lease_end, several workers may
+ *   send on one SA, and no counter is ever handed out twice. (A plain
+ *   fetch-add would be one instruction cheaper, but would run the counter
+ *   past the lease while a grant is late, leaving a gap that the next
+ *   grant must cover first.)
  * - the replay window: updated under the SA's lock, because packets of one
  *   SA can arrive on several NIC queues (dp_replay_check needs no lock);
  * - the remote address: an atomic pointer to an immutable address, swapped
@@ -44,7 +48,8 @@ struct dp_sa {
 	struct vl_aead_key recv_key;
 
 	/* Send side. */
-	_Alignas(64) _Atomic uint64_t send_counter; /* last counter reserved */
+	/* Last counter reserved; never above lease_end. */
+	_Alignas(64) _Atomic uint64_t send_counter;
 	_Atomic uint64_t lease_end;
 	_Atomic bool lease_asked;
 
@@ -54,8 +59,9 @@ struct dp_sa {
 
 	_Atomic(struct sockaddr_in6 *) remote; /* NULL: not known yet */
 
-	_Alignas(64) _Atomic uint64_t rx_packets, rx_bytes, tx_packets,
-		tx_bytes;
+	/* One cache line for the counters (the specifier binds per declarator). */
+	_Alignas(64) _Atomic uint64_t rx_packets;
+	_Atomic uint64_t rx_bytes, tx_packets, tx_bytes;
 	_Atomic uint64_t last_rx_ns, last_tx_ns;
 };
 
@@ -110,18 +116,25 @@ static inline struct dp_sa *dp_sa_by_vpn(const struct dp_sa_table *t,
 
 /*
  * Reserves @n consecutive send counters; *first is the first of them.
- * False when they would pass the lease end: the caller drops the packets
- * and asks for a lease (dp_sa_lease_wanted tells whether to ask).
+ * False, reserving nothing, when they would pass the lease end: the caller
+ * drops the packets and dp_sa_lease_wanted() asks for the next lease.
  */
 static inline bool dp_sa_reserve(struct dp_sa *sa, unsigned int n,
 				 uint64_t *first)
 {
-	uint64_t c = atomic_fetch_add_explicit(&sa->send_counter, n,
-					       memory_order_relaxed) + 1;
+	uint64_t c = atomic_load_explicit(&sa->send_counter,
+					  memory_order_relaxed);
+	uint64_t end = atomic_load_explicit(&sa->lease_end,
+					    memory_order_acquire);
 
-	*first = c;
-	return c + n - 1 <= atomic_load_explicit(&sa->lease_end,
-						  memory_order_acquire);
+	do {
+		if (c + n > end)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&sa->send_counter, &c, c + n, memory_order_relaxed,
+		memory_order_relaxed));
+	*first = c + 1;
+	return true;
 }
 
 /* True once per lease when the counter has used half of what is left of it. */

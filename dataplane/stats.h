@@ -47,7 +47,8 @@ extern const char *const dp_drop_names[DP_DROP_MAX];
 extern const char *const dp_drop_texts[DP_DROP_MAX];
 
 struct dp_counters {
-	_Alignas(64) uint64_t rx_packets, rx_bytes;   /* from the NIC */
+	_Alignas(64) uint64_t rx_packets;             /* from the NIC */
+	uint64_t rx_bytes;
 	uint64_t tx_packets, tx_bytes;                /* to the NIC */
 	uint64_t tun_rx_packets, tun_rx_bytes;        /* read from the TUN */
 	uint64_t tun_tx_packets, tun_tx_bytes;        /* written to the TUN */

@@ -11,6 +11,7 @@
  * thread) and their counters. The loop in worker.c hands those outputs on.
  */
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +21,9 @@
 #include "qsbr.h"
 #include "sa.h"
 #include "stats.h"
+
+struct dp_ring;
+struct tun_dev;
 
 #define DP_HEADROOM 64      /* room for the Nebula header before a packet */
 #define DP_TAILROOM 64      /* room for the tag after it */
@@ -57,7 +61,13 @@ struct dp_worker {
 	uint8_t *to_tun[DP_BURST_MAX];
 	uint32_t to_tun_len[DP_BURST_MAX];
 
-	/* Datagrams for the NIC: replies made inbound, packets sealed outbound. */
+	/*
+	 * Datagrams for the NIC: replies made inbound, packets sealed
+	 * outbound. Inbound adds at most DP_BURST_MAX per burst (each entry
+	 * takes one of the DP_BURST_MAX reply buffers), outbound at most one
+	 * per packet read; the loop's inject budget is what inbound left of
+	 * the first DP_BURST_MAX (worker.c).
+	 */
 	unsigned int n_to_net;
 	struct dp_pkt to_net[2 * DP_BURST_MAX];
 	unsigned int n_replies;
@@ -97,6 +107,9 @@ static inline void dp_drop(struct dp_worker *w, enum dp_drop reason)
 /*
  * Inbound (inbound.c): datagrams from the NIC, decrypted in place. Consumes
  * pkts: each ends in to_tun, a reply in to_net, a punt, or a counted drop.
+ * Adds at most DP_BURST_MAX entries to to_net (test replies and
+ * recv_errors, one reply buffer each), whatever @n is; worker 0's inject
+ * budget relies on that.
  */
 void dp_in_burst(struct dp_worker *w, struct dp_pkt *pkts, unsigned int n);
 
@@ -113,5 +126,41 @@ void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n);
  * table has not changed and nothing waits.
  */
 void dp_out_flush_pending(struct dp_worker *w);
+
+/*
+ * A worker thread: the stages' struct dp_worker plus what the loop drives
+ * them with. Set up by the control thread before the thread starts; after
+ * that the worker writes only @w and the producer side of @punts, and the
+ * control thread only @stop, the producer side of @injects and the two
+ * eventfds. The control thread also reads w.stats and the port's
+ * counters for STATS, without stopping the worker (ctl.c says why that
+ * is safe).
+ */
+struct dp_worker_loop {
+	struct dp_worker w;
+	unsigned int queue; /* NIC queue and TUN queue index (= w.id) */
+	uint32_t mode; /* enum ctlmsg_mode */
+	struct dp_port *port;
+	struct tun_dev *tun; /* NULL with tun.disabled */
+	struct dp_ring *punts; /* worker -> control thread */
+	struct dp_ring *injects; /* control thread -> worker; worker 0 only */
+	int punt_fd; /* eventfd the worker writes after punting */
+	int wake_fd; /* eventfd: inject waiting, new table, stop */
+	_Atomic bool stop;
+
+	/* Loop scratch, allocated with the loop. */
+	struct dp_pkt rx[DP_BURST_MAX];
+	uint8_t *tun_bufs[DP_BURST_MAX]; /* w.tx_bufs[i] + DP_HEADROOM */
+	uint32_t tun_lens[DP_BURST_MAX];
+	uint32_t n_injects; /* ring records held this pass */
+	pthread_t thread;
+};
+
+/*
+ * worker.c: the per-core loop (STYLE §3). Runs until @l->stop is set (then
+ * write @l->wake_fd so a sleeping worker sees it). Never allocates, locks
+ * or logs. Runs on the worker's own thread.
+ */
+void dp_worker_run(struct dp_worker_loop *l);
 
 #endif /* DP_WORKER_H */

@@ -7,8 +7,9 @@
  *          SETUP; checks SETUP_DONE, that the same SETUP again gets the
  *          same answer and that a different one is refused; prints
  *          "tun=NAME port=N workers=N".
- *   add    -sock S -peer-vpn IP -remote IP:PORT   TUNNEL_ADD (fixed keys,
- *          indexes, counter 2, lease 1<<24), then DUMP shows it.
+ *   add    -sock S -peer-vpn IP -remote IP:PORT [-cert FILE]   TUNNEL_ADD
+ *          (fixed keys, indexes, counter 2, lease 1<<24; FILE: the peer
+ *          certificate blob, raw protobuf), then DUMP shows it.
  *   dump   -sock S -rx N -tx N | -none   DUMP (as dpctl: keys must be
  *          zero) and the tunnel's counters, or no tunnel at all.
  *   del    -sock S     TUNNEL_DEL with send_close; DUMP shows nothing.
@@ -17,6 +18,9 @@
  *
  * As the Nebula peer (UDP, in the other namespace), with the same keys:
  *   send-data -bind IP:PORT -to IP:PORT -src IP -dst IP -dport N -payload S
+ *             [-count N] [-counter C]   N packets, counters C, C+1, ...
+ *   bad-tag   -bind IP:PORT -to IP:PORT [-counter C]   a data message on
+ *             the tunnel whose tag does not verify (silently dropped)
  *   recv      -bind IP:PORT -ready FILE -expect data|close [-dport N -payload S]
  *   test      -bind IP:PORT -to IP:PORT      test request -> test reply
  *   unknown   -bind IP:PORT -to IP:PORT      unknown index -> recv_error
@@ -49,14 +53,15 @@
 #define IDX_B 0x0b0b0001u /* ours: in its headers to us */
 #define COUNTER_DATA 3
 #define COUNTER_TEST 4
+#define COUNTER_BAD_TAG 1000 /* fresh: the tag check is what fails */
 
 static const uint8_t key_ab[32] = { 0x11, 0x11, 0x11, 0x11, 0xab };
 static const uint8_t key_ba[32] = { 0x22, 0x22, 0x22, 0x22, 0xba };
 
 struct args {
 	const char *sock, *listen, *vpn, *mode, *peer_vpn, *remote, *bind, *to,
-		*src, *dst, *payload, *ready, *expect;
-	unsigned int workers, dport, rx, tx, timeout;
+		*src, *dst, *payload, *ready, *expect, *cert;
+	unsigned int workers, dport, rx, tx, timeout, count, counter;
 	bool none;
 };
 
@@ -305,6 +310,22 @@ static unsigned int dump(int fd, const struct args *a,
 	}
 }
 
+/* The certificate blob kept with the tunnel; its length. */
+static uint32_t read_cert(const char *path, uint8_t cert[CTLMSG_CERT_MAX])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		die("%s: %s", path, strerror(errno));
+	n = read(fd, cert, CTLMSG_CERT_MAX);
+	if (n <= 0 || (n == CTLMSG_CERT_MAX && read(fd, cert, 1) != 0))
+		die("%s: empty, unreadable or larger than %d bytes", path,
+		    CTLMSG_CERT_MAX);
+	close(fd);
+	return (uint32_t)n;
+}
+
 static int cmd_add(const struct args *a)
 {
 	struct sockaddr_in r = sin4(a->remote);
@@ -326,10 +347,13 @@ static int cmd_add(const struct args *a)
 	out.add.recv_max = 2;
 	out.add.n_peer_nets = 1;
 	out.add.peer_nets[0] = (struct ctlmsg_net){ vpn, 0xffffffff };
+	if (a->cert)
+		out.add.cert_len = read_cert(a->cert, out.add.cert);
 	ctl_send(fd, sizeof(out.add));
 	/* Success is silent: the DUMP after it shows the tunnel. */
 	if (dump(fd, a, &t) != 1 || t.tunnel.local_index != IDX_A ||
-	    memcmp(t.tunnel.send_key, key_ab, 32))
+	    memcmp(t.tunnel.send_key, key_ab, 32) ||
+	    t.tunnel.cert_len != out.add.cert_len)
 		die("tunnel not installed");
 	printf("tunnel %08x installed\n", IDX_A);
 	close(fd);
@@ -548,16 +572,43 @@ static size_t build_udp(uint8_t *ip, uint32_t src, uint32_t dst, uint16_t dport,
 
 static int cmd_send_data(const struct args *a)
 {
+	uint64_t first = a->counter ? a->counter : COUNTER_DATA;
+	unsigned int n = a->count ? a->count : 1;
 	uint8_t ip[1500], d[1600];
 	int fd = udp_bind(a);
 	size_t len;
 
 	len = build_udp(ip, ip4(a->src), ip4(a->dst), (uint16_t)a->dport,
 			a->payload ? a->payload : "");
-	len = seal(d, WIRE_MESSAGE, WIRE_SUB_NONE, IDX_A, COUNTER_DATA, ip,
-		   len);
+	for (unsigned int i = 0; i < n; i++) {
+		size_t dlen = seal(d, WIRE_MESSAGE, WIRE_SUB_NONE, IDX_A,
+				   first + i, ip, len);
+
+		udp_send(fd, a, d, dlen);
+		if (i + 1 == n)
+			printf("sent %u data messages, counters %llu..%llu, %zu bytes each\n",
+			       n, (unsigned long long)first,
+			       (unsigned long long)(first + i), dlen);
+	}
+	close(fd);
+	return 0;
+}
+
+/* A data message on the tunnel with its last tag byte flipped. */
+static int cmd_bad_tag(const struct args *a)
+{
+	static const uint8_t pt[40] = { 0x45 };
+	uint64_t counter = a->counter ? a->counter : COUNTER_BAD_TAG;
+	uint8_t d[1600];
+	int fd = udp_bind(a);
+	size_t len;
+
+	len = seal(d, WIRE_MESSAGE, WIRE_SUB_NONE, IDX_A, counter, pt,
+		   sizeof(pt));
+	d[len - 1] ^= 0x01;
 	udp_send(fd, a, d, len);
-	printf("sent data, counter %d, %zu bytes\n", COUNTER_DATA, len);
+	printf("sent a data message with a bad tag, counter %llu\n",
+	       (unsigned long long)counter);
 	close(fd);
 	return 0;
 }
@@ -674,6 +725,9 @@ static void parse(int argc, char **argv, struct args *a)
 		{ "payload", offsetof(struct args, payload), false },
 		{ "ready", offsetof(struct args, ready), false },
 		{ "expect", offsetof(struct args, expect), false },
+		{ "cert", offsetof(struct args, cert), false },
+		{ "count", offsetof(struct args, count), true },
+		{ "counter", offsetof(struct args, counter), true },
 		{ "workers", offsetof(struct args, workers), true },
 		{ "dport", offsetof(struct args, dport), true },
 		{ "rx", offsetof(struct args, rx), true },
@@ -721,6 +775,7 @@ int main(int argc, char **argv)
 		{ "punt", cmd_punt },	    { "send-data", cmd_send_data },
 		{ "recv", cmd_recv },	    { "test", cmd_test },
 		{ "unknown", cmd_unknown }, { "handshake", cmd_handshake },
+		{ "bad-tag", cmd_bad_tag },
 	};
 	struct args a = { .workers = 1, .timeout = 5 };
 

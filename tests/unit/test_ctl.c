@@ -190,8 +190,12 @@ static size_t build(uint16_t type)
 	}
 	case CTLMSG_DUMP:
 	case CTLMSG_DUMP_END:
+	case CTLMSG_STATS:
 		hdr(b, type, sizeof(struct ctlmsg_hdr));
 		return sizeof(struct ctlmsg_hdr);
+	case CTLMSG_STATS_REPLY:
+		hdr(b, type, sizeof(struct ctlmsg_stats_reply));
+		return sizeof(struct ctlmsg_stats_reply);
 	case CTLMSG_SETUP_DONE:
 		hdr(b, type, sizeof(struct ctlmsg_setup_done));
 		return sizeof(struct ctlmsg_setup_done);
@@ -251,6 +255,11 @@ static void m_plus_one(void *b, size_t *len)
 static void m_too_long(void *b, size_t *len)
 {
 	set_len(b, len, CTLMSG_MAX + 1);
+}
+/* A STATS request as long as the reply (a confused client). */
+static void m_as_reply(void *b, size_t *len)
+{
+	set_len(b, len, sizeof(struct ctlmsg_stats_reply));
 }
 static void m_type_99(void *b, size_t *len)
 {
@@ -574,6 +583,7 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_INJECT_RAW, m_none, 0, NULL },
 	{ CTLMSG_INJECT_SA, m_none, 0, NULL },
 	{ CTLMSG_DUMP, m_none, 0, NULL },
+	{ CTLMSG_STATS, m_none, 0, NULL },
 
 	/* Header and lengths, for every type. */
 	{ CTLMSG_HELLO, m_short_hdr, -EBADMSG,
@@ -600,6 +610,14 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_LEASE_GRANT, m_plus_one, -EBADMSG, "LEASE_GRANT: record of" },
 	{ CTLMSG_DUMP, m_plus_one, -EBADMSG,
 	  "DUMP: record of 17 bytes, want 16" },
+	/* STATS is a bare header: anything longer or shorter is refused. */
+	{ CTLMSG_STATS, m_plus_one, -EBADMSG,
+	  "STATS: record of 17 bytes, want 16" },
+	{ CTLMSG_STATS, m_minus_one, -EBADMSG,
+	  "shorter than the 16-byte header" },
+	{ CTLMSG_STATS, m_hdr_len, -EBADMSG, "STATS: header says 20 bytes" },
+	{ CTLMSG_STATS, m_version, -EPROTO, "STATS: version 2" },
+	{ CTLMSG_STATS, m_as_reply, -EBADMSG, "STATS: record of 43" },
 	{ CTLMSG_INJECT_RAW, m_minus_one, -EBADMSG, "INJECT_RAW: record of" },
 	{ CTLMSG_INJECT_RAW, m_plus_one, -EBADMSG, "INJECT_RAW: record of" },
 	{ CTLMSG_INJECT_SA, m_minus_one, -EBADMSG, "INJECT_SA: record of" },
@@ -618,6 +636,8 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_DUMP_END, m_none, -EPROTO,
 	  "DUMP_END is sent by the dataplane" },
 	{ CTLMSG_ERROR, m_none, -EPROTO, "ERROR is sent by the dataplane" },
+	{ CTLMSG_STATS_REPLY, m_none, -EPROTO,
+	  "STATS_REPLY is sent by the dataplane" },
 
 	{ CTLMSG_HELLO, m_role_0, -EINVAL, "role 0 unknown" },
 	{ CTLMSG_HELLO, m_role_3, -EINVAL, "role 3 unknown" },
@@ -724,6 +744,11 @@ static const struct ocase ocases[] = {
 	{ 0, true, CTLMSG_SETUP, -EPROTO, "SETUP before HELLO" },
 	{ CTLMSG_ROLE_DPCTL, false, CTLMSG_DUMP, 0, NULL },
 	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_HELLO, 0, NULL },
+	{ CTLMSG_ROLE_DPCTL, false, CTLMSG_STATS, 0, NULL },
+	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_STATS, 0, NULL },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_STATS, 0, NULL },
+	{ CTLMSG_ROLE_CONTROL, true, CTLMSG_STATS, 0, NULL },
+	{ 0, true, CTLMSG_STATS, -EPROTO, "STATS before HELLO" },
 	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_SETUP, -EPERM, "may only DUMP" },
 	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_TUNNEL_DEL, -EPERM, "may only DUMP" },
 	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_INJECT_RAW, -EPERM, "may only DUMP" },
@@ -904,6 +929,41 @@ static int hello(struct env *e, uint32_t role, struct ctlmsg_hello *reply)
 	return fd;
 }
 
+/* STATS on @fd; the reply in a static buffer (it is 43 KB). */
+static const struct ctlmsg_stats_reply *stats(struct env *e, int fd)
+{
+	static struct ctlmsg_stats_reply r;
+	struct ctlmsg_hdr m;
+
+	hdr(&m, CTLMSG_STATS, sizeof(m));
+	assert_int_equal(rpc(e, fd, &m, sizeof(m), &r, CTLMSG_STATS_REPLY),
+			 sizeof(r));
+	assert_int_equal(r.n_drops, DP_DROP_MAX);
+	return &r;
+}
+
+/* The sum over workers, as dpctl makes it. */
+static void stats_total(const struct ctlmsg_stats_reply *r,
+			struct ctlmsg_worker_stats *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (uint32_t w = 0; w < r->workers; w++) {
+		const struct ctlmsg_worker_stats *s = &r->worker[w];
+
+		t->rx_packets += s->rx_packets;
+		t->rx_bytes += s->rx_bytes;
+		t->tx_packets += s->tx_packets;
+		t->tx_bytes += s->tx_bytes;
+		t->punted += s->punted;
+		t->test_replies += s->test_replies;
+		t->recv_errors += s->recv_errors;
+		for (uint32_t d = 0; d < r->n_drops; d++)
+			t->drops[d] += s->drops[d];
+		t->port.rx_packets += s->port.rx_packets;
+		t->port.tx_packets += s->port.tx_packets;
+	}
+}
+
 static void test_ctl_socket_claim(void **state)
 {
 	struct env *e = *state;
@@ -963,6 +1023,19 @@ static void test_ctl_socket_hello_dump(void **state)
 	hdr(&dump, CTLMSG_DUMP, sizeof(dump));
 	rpc(e, e->fd, &dump, sizeof(dump), end, CTLMSG_DUMP_END);
 	assert_int_equal(end->len, sizeof(*end));
+
+	/* STATS before SETUP: no workers, nothing counted. */
+	{
+		const struct ctlmsg_stats_reply *sr = stats(e, e->fd);
+		static const struct ctlmsg_worker_stats zero;
+
+		assert_int_equal(sr->set_up, 0);
+		assert_int_equal(sr->workers, 0);
+		assert_int_equal(sr->port, 0);
+		assert_int_equal(sr->n_tunnels, 0);
+		assert_int_equal(sr->rejects, 0);
+		assert_memory_equal(&sr->worker[0], &zero, sizeof(zero));
+	}
 }
 
 static void test_ctl_socket_refusals(void **state)
@@ -1015,15 +1088,20 @@ static void test_ctl_socket_refusals(void **state)
 		assert_non_null(strstr(d.msg, "xsk is not built yet"));
 	}
 
-	/* dpctl may only DUMP. */
+	/* dpctl may only DUMP and STATS. */
 	dpctl = hello(e, CTLMSG_ROLE_DPCTL, &r);
 	len = build(CTLMSG_TUNNEL_DEL);
-	expect_error(e, dpctl, msgbuf(), len, -EPERM, "may only DUMP");
+	expect_error(e, dpctl, msgbuf(), len, -EPERM, "may only DUMP or STATS");
 	rpc(e, dpctl, &dump, sizeof(dump), msgbuf(), CTLMSG_DUMP_END);
+	/* A STATS with a body is refused; the bare one answered. */
+	len = build(CTLMSG_STATS);
+	m_plus_one(msgbuf(), &len);
+	expect_error(e, dpctl, msgbuf(), len, -EBADMSG, "want 16");
+	assert_int_equal(stats(e, dpctl)->rejects, 8);
 	close(dpctl);
 
 	dp_ctl_counters(e->c, &n);
-	assert_int_equal(n.rejects, 7);
+	assert_int_equal(n.rejects, 8);
 }
 
 static void test_ctl_socket_control_replaced(void **state)
@@ -1277,6 +1355,56 @@ static void running(void **state, uint32_t mode)
 
 		assert_memory_equal(r.dump.tunnel.send_key, zero, 32);
 		assert_memory_equal(r.dump.tunnel.recv_key, zero, 32);
+	}
+	n = recv_rec(e, dpctl, &r, sizeof(r));
+	assert_int_equal(r.hdr.type, CTLMSG_DUMP_END);
+
+	/*
+	 * STATS, as dpctl: received the handshake (40 bytes) and the test
+	 * request (36); sent the lighthouse inject (5 + 32), the raw one
+	 * (10) and the test reply (4 + 32). A worker counts a send after
+	 * the kernel took it, so the peer may see it first: ask again
+	 * (bounded) until the sends are counted.
+	 */
+	{
+		const struct ctlmsg_stats_reply *sr = NULL;
+		struct ctlmsg_worker_stats sum;
+		static const struct ctlmsg_worker_stats zero;
+
+		for (int k = 0; k < 100; k++) {
+			sr = stats(e, dpctl);
+			stats_total(sr, &sum);
+			if (sum.tx_packets == 3)
+				break;
+			dp_ctl_step(e->c, 10);
+		}
+		assert_int_equal(sr->set_up, 1);
+		assert_int_equal(sr->backend, CTLMSG_BACKEND_UDP);
+		assert_int_equal(sr->mode, mode);
+		assert_int_equal(sr->workers, 2);
+		assert_string_equal(sr->tun_dev, "");
+		assert_int_equal(sr->port, dp_port);
+		assert_int_equal(sr->n_tunnels, 1);
+		assert_int_equal(sr->punts_sent, 1);
+		assert_int_equal(sr->injects_queued, 2);
+		assert_int_equal(sr->lease_requests, 1);
+		assert_int_equal(sr->rejects, 5);
+		assert_int_equal(sum.rx_packets, 2);
+		assert_int_equal(sum.rx_bytes, 40 + 36);
+		assert_int_equal(sum.tx_packets, 3);
+		assert_int_equal(sum.tx_bytes, 37 + 10 + 36);
+		assert_int_equal(sum.punted, 1);
+		assert_int_equal(sum.test_replies, 1);
+		assert_int_equal(sum.recv_errors, 0);
+		assert_int_equal(sum.port.rx_packets, 2);
+		assert_int_equal(sum.port.tx_packets, 3);
+		for (int k = 0; k < DP_DROP_MAX; k++)
+			if (sum.drops[k])
+				fail_msg("drop %s counted %llu",
+					 dp_drop_names[k],
+					 (unsigned long long)sum.drops[k]);
+		/* Workers past the second are not reported. */
+		assert_memory_equal(&sr->worker[2], &zero, sizeof(zero));
 	}
 	close(dpctl);
 

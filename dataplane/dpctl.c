@@ -1,0 +1,917 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dpctl: what vela-dataplane is doing, asked over its control socket.
+ *
+ *   dpctl [-s SOCKET] [-j] show      setup, per-worker counters, drops
+ *   dpctl [-s SOCKET] [-j] tunnels   one block per tunnel
+ *
+ * It connects with the read-only dpctl role (common/ctlmsg.h): HELLO, then
+ * STATS or DUMP, never anything that changes state, and the dataplane
+ * sends it tunnels without their keys. It may run while vela-control is
+ * connected; both are served by the dataplane's control thread.
+ *
+ * Output. Text follows `wg show`: a heading per object, indented
+ * "key: value" lines, byte counts in KiB/MiB ("1.21 MiB received, 3.40
+ * MiB sent") and ages as "12 seconds ago". Drops are a table like VPP's
+ * `show errors`: count, reason name, description, nonzero reasons only.
+ * The reason names and texts come from dataplane/stats.h of this build,
+ * the same build as the dataplane (the protocol version guards that).
+ * With -j the same data is one JSON object whose keys are stable and
+ * documented in docs/dpctl.md; counters are totals since SETUP.
+ *
+ * Counters are summed here, not in the dataplane (STYLE §3): STATS_REPLY
+ * carries every worker's counters as the worker left them, and a few
+ * packets may be counted on one worker and not yet on another.
+ *
+ * Exit status: 0, 1 when the dataplane cannot be asked (no socket, no
+ * answer, a refusal), 2 for a bad command line (Go's flag convention).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "aead.h"
+#include "cert.h"
+#include "ctlmsg.h"
+#include "flags.h"
+#include "stats.h"
+#include "status.h"
+
+#define DPCTL_SOCKET "/run/vela/vela.sock"
+#define DPCTL_REPLY_MS 5000 /* per record; the dataplane answers at once */
+#define NSEC_PER_SEC 1000000000ull
+
+struct opts {
+	const char *socket;
+	bool json;
+};
+
+static const struct vl_flag flags[] = {
+	{ "s", VL_FLAG_STRING, offsetof(struct opts, socket),
+	  "Path of vela-dataplane's control socket" },
+	{ "j", VL_FLAG_BOOL, offsetof(struct opts, json),
+	  "Print JSON (keys in docs/dpctl.md)" },
+};
+#define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
+
+static const struct opts defaults = { .socket = DPCTL_SOCKET };
+
+/* One record from the dataplane; the largest is STATS_REPLY. */
+static union {
+	struct ctlmsg_hdr hdr;
+	struct ctlmsg_hello hello;
+	struct ctlmsg_stats_reply stats;
+	struct ctlmsg_dump_tunnel dump;
+	struct ctlmsg_error error;
+	uint8_t raw[CTLMSG_MAX];
+} in;
+
+struct conn {
+	int fd;
+	uint32_t seq;
+	uint32_t pid; /* the dataplane's, from HELLO */
+};
+
+/* ---- Talking to the dataplane ------------------------------------------ */
+
+static int dpctl_connect(const char *path, struct conn *k, struct vl_status *st)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *hint = "";
+	int err;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return vl_status_set(
+			st, -ENAMETOOLONG,
+			"socket path %s is too long (at most %zu bytes)", path,
+			sizeof(sun.sun_path) - 1);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	k->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (k->fd < 0)
+		return vl_status_set(st, -errno, "socket: %s", strerror(errno));
+	if (!connect(k->fd, (struct sockaddr *)&sun, sizeof(sun)))
+		return 0;
+	err = errno;
+	close(k->fd);
+	k->fd = -1;
+	if (err == ENOENT || err == ECONNREFUSED)
+		hint = " (is vela-dataplane running? use -s PATH)";
+	else if (err == EACCES)
+		hint = " (run as root or in the socket's group)";
+	return vl_status_set(st, -err, "cannot connect to %s: %s%s", path,
+			     strerror(err), hint);
+}
+
+static int send_req(struct conn *k, const void *rec, size_t len,
+		    struct vl_status *st)
+{
+	if (send(k->fd, rec, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return vl_status_set(st, -errno, "send to the dataplane: %s",
+				     strerror(errno));
+	return 0;
+}
+
+static size_t want_len(uint16_t type)
+{
+	switch (type) {
+	case CTLMSG_HELLO:
+		return sizeof(struct ctlmsg_hello);
+	case CTLMSG_STATS_REPLY:
+		return sizeof(struct ctlmsg_stats_reply);
+	case CTLMSG_DUMP_TUNNEL:
+		return sizeof(struct ctlmsg_dump_tunnel);
+	case CTLMSG_DUMP_END:
+		return sizeof(struct ctlmsg_hdr);
+	case CTLMSG_ERROR:
+		return sizeof(struct ctlmsg_error);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The next answer to request k->seq into `in`: of type @a or @b (0: none),
+ * checked for length before anything in it is read. An ERROR is the
+ * dataplane refusing the request.
+ */
+static int recv_reply(struct conn *k, uint16_t a, uint16_t b,
+		      struct vl_status *st)
+{
+	for (;;) {
+		struct pollfd p = { .fd = k->fd, .events = POLLIN };
+		ssize_t n;
+		int r = poll(&p, 1, DPCTL_REPLY_MS);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return vl_status_set(
+				st, -ETIMEDOUT,
+				"no answer from the dataplane within %d s",
+				DPCTL_REPLY_MS / 1000);
+		n = recv(k->fd, &in, sizeof(in), 0);
+		if (n < 0)
+			return vl_status_set(st, -errno,
+					     "receive from the dataplane: %s",
+					     strerror(errno));
+		if (n == 0)
+			return vl_status_set(
+				st, -ECONNRESET,
+				"the dataplane closed the connection");
+		if ((size_t)n < sizeof(in.hdr) || in.hdr.len != (size_t)n ||
+		    in.hdr.version != CTLMSG_VERSION ||
+		    want_len(in.hdr.type) != (size_t)n)
+			return vl_status_set(
+				st, -EPROTO,
+				"malformed answer (%zd bytes, type %u, version %u; this dpctl speaks %d): is dpctl from the same build as vela-dataplane?",
+				n, in.hdr.type, in.hdr.version, CTLMSG_VERSION);
+		if (in.hdr.seq != k->seq)
+			continue; /* not ours: nothing unsolicited is, yet */
+		if (in.hdr.type == CTLMSG_ERROR) {
+			in.error.msg[sizeof(in.error.msg) - 1] = '\0';
+			return vl_status_set(
+				st, in.error.err < 0 ? in.error.err : -EPROTO,
+				"the dataplane refused: %s", in.error.msg);
+		}
+		if (in.hdr.type == a || (b && in.hdr.type == b))
+			return 0;
+		return vl_status_set(st, -EPROTO,
+				     "unexpected answer of type %u",
+				     in.hdr.type);
+	}
+}
+
+static int request(struct conn *k, uint16_t type, struct vl_status *st)
+{
+	struct ctlmsg_hdr h = { .version = CTLMSG_VERSION,
+				.type = type,
+				.len = sizeof(h),
+				.seq = ++k->seq };
+
+	return send_req(k, &h, sizeof(h), st);
+}
+
+static int hello(struct conn *k, struct vl_status *st)
+{
+	struct ctlmsg_hello m = {
+		.hdr = { .version = CTLMSG_VERSION,
+			 .type = CTLMSG_HELLO,
+			 .len = sizeof(m),
+			 .seq = ++k->seq },
+		.role = CTLMSG_ROLE_DPCTL,
+		.pid = (uint32_t)getpid(),
+	};
+	int err = send_req(k, &m, sizeof(m), st);
+
+	if (!err)
+		err = recv_reply(k, CTLMSG_HELLO, 0, st);
+	if (!err)
+		k->pid = in.hello.pid;
+	return err;
+}
+
+/* ---- Formatting ---------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* wg's units: "512 B", "1.21 KiB", "3.40 MiB", ... */
+static const char *fmt_bytes(uint64_t b, char *buf, size_t len)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB",
+					     "PiB" };
+	double v = (double)b;
+	unsigned int u = 0;
+
+	if (b < 1024) {
+		snprintf(buf, len, "%llu B", (unsigned long long)b);
+		return buf;
+	}
+	v /= 1024;
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.2f %s", v, units[u]);
+	return buf;
+}
+
+/* "1 day, 2 hours, 3 minutes, 4 seconds ago", as wg's pretty_time. */
+static const char *fmt_ago(uint64_t ns, char *buf, size_t len)
+{
+	static const struct {
+		const char *name;
+		uint64_t secs;
+	} parts[] = {
+		{ "day", 86400 },
+		{ "hour", 3600 },
+		{ "minute", 60 },
+		{ "second", 1 },
+	};
+	uint64_t left = ns / NSEC_PER_SEC;
+	size_t off = 0;
+
+	if (!left) {
+		snprintf(buf, len, "now");
+		return buf;
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		uint64_t n = left / parts[i].secs;
+
+		if (!n)
+			continue;
+		left %= parts[i].secs;
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0,
+					"%s%llu %s%s", off ? ", " : "",
+					(unsigned long long)n, parts[i].name,
+					n == 1 ? "" : "s");
+	}
+	if (off < len)
+		snprintf(buf + off, len - off, " ago");
+	return buf;
+}
+
+static const char *fmt_ip(uint32_t ip, char *buf, size_t len)
+{
+	uint32_t be = htonl(ip);
+
+	if (!inet_ntop(AF_INET, &be, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* "a.b.c.d:port" for v4-mapped, "[v6]:port" else; NULL when unknown. */
+static const char *fmt_addr(const struct sockaddr_in6 *a, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (a->sin6_family != AF_INET6)
+		return NULL;
+	if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+		inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host,
+			  sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(a->sin6_port));
+	} else {
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
+	}
+	return buf;
+}
+
+/*
+ * Certificate names are UTF-8 chosen by whoever ran the CA: control
+ * characters are shown as '?' so a name cannot drive the terminal.
+ */
+static void put_text(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+static void put_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void put_json_str_or_null(const char *s)
+{
+	if (s)
+		put_json_str(s);
+	else
+		fputs("null", stdout);
+}
+
+static const char *backend_name(uint32_t b)
+{
+	static const char *const names[] = {
+		[CTLMSG_BACKEND_AUTO] = "auto",
+		[CTLMSG_BACKEND_XSK] = "xsk",
+		[CTLMSG_BACKEND_UDP] = "udp",
+		[CTLMSG_BACKEND_DPDK] = "dpdk",
+	};
+
+	return b < sizeof(names) / sizeof(names[0]) ? names[b] : "?";
+}
+
+static const char *mode_name(uint32_t m)
+{
+	static const char *const names[] = {
+		[CTLMSG_MODE_ADAPTIVE] = "adaptive",
+		[CTLMSG_MODE_BUSY] = "busy",
+		[CTLMSG_MODE_EVENT] = "event",
+	};
+
+	return m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
+}
+
+/*
+ * Drop reasons by index. The dataplane is the same build, so n_drops is
+ * DP_DROP_MAX; should it ever know more, the rest still show, by number.
+ */
+static const char *drop_name(uint32_t d, char *buf, size_t len)
+{
+	if (d < DP_DROP_MAX)
+		return dp_drop_names[d];
+	snprintf(buf, len, "REASON_%u", d);
+	return buf;
+}
+
+static const char *drop_text(uint32_t d)
+{
+	return d < DP_DROP_MAX ? dp_drop_texts[d] : "(unknown to this dpctl)";
+}
+
+/* JSON key for a reason: its name in lower case ("bad_tag"). */
+static const char *drop_key(uint32_t d, char *buf, size_t len)
+{
+	const char *name = drop_name(d, buf, len);
+	size_t i;
+
+	if (name != buf)
+		snprintf(buf, len, "%s", name);
+	for (i = 0; buf[i]; i++)
+		if (buf[i] >= 'A' && buf[i] <= 'Z')
+			buf[i] = (char)(buf[i] - 'A' + 'a');
+	return buf;
+}
+
+/* ---- show ------------------------------------------------------------------ */
+
+static void add_stats(struct ctlmsg_worker_stats *t,
+		      const struct ctlmsg_worker_stats *s, uint32_t n_drops)
+{
+	t->rx_packets += s->rx_packets;
+	t->rx_bytes += s->rx_bytes;
+	t->tx_packets += s->tx_packets;
+	t->tx_bytes += s->tx_bytes;
+	t->tun_rx_packets += s->tun_rx_packets;
+	t->tun_rx_bytes += s->tun_rx_bytes;
+	t->tun_tx_packets += s->tun_tx_packets;
+	t->tun_tx_bytes += s->tun_tx_bytes;
+	t->punches += s->punches;
+	t->punted += s->punted;
+	t->test_replies += s->test_replies;
+	t->recv_errors += s->recv_errors;
+	for (uint32_t d = 0; d < n_drops; d++)
+		t->drops[d] += s->drops[d];
+	t->port.rx_packets += s->port.rx_packets;
+	t->port.rx_bytes += s->port.rx_bytes;
+	t->port.tx_packets += s->port.tx_packets;
+	t->port.tx_bytes += s->port.tx_bytes;
+	t->port.rx_truncated += s->port.rx_truncated;
+	t->port.tx_errors += s->port.tx_errors;
+	t->port.rx_gro_batches += s->port.rx_gro_batches;
+	t->port.tx_gso_batches += s->port.tx_gso_batches;
+}
+
+static uint64_t dropped(const struct ctlmsg_worker_stats *s, uint32_t n_drops)
+{
+	uint64_t n = 0;
+
+	for (uint32_t d = 0; d < n_drops; d++)
+		n += s->drops[d];
+	return n;
+}
+
+static void text_counters(const struct ctlmsg_worker_stats *s, uint32_t n_drops,
+			  bool tun)
+{
+	char a[32], b[32];
+
+	printf("  nic: %llu packets received (%s), %llu sent (%s)\n",
+	       (unsigned long long)s->rx_packets,
+	       fmt_bytes(s->rx_bytes, a, sizeof(a)),
+	       (unsigned long long)s->tx_packets,
+	       fmt_bytes(s->tx_bytes, b, sizeof(b)));
+	if (tun)
+		printf("  tun: %llu packets written (%s), %llu read (%s)\n",
+		       (unsigned long long)s->tun_tx_packets,
+		       fmt_bytes(s->tun_tx_bytes, a, sizeof(a)),
+		       (unsigned long long)s->tun_rx_packets,
+		       fmt_bytes(s->tun_rx_bytes, b, sizeof(b)));
+	printf("  control plane: %llu punted, %llu test replies, %llu recv_errors sent, %llu punches\n",
+	       (unsigned long long)s->punted,
+	       (unsigned long long)s->test_replies,
+	       (unsigned long long)s->recv_errors,
+	       (unsigned long long)s->punches);
+	printf("  port: %llu truncated, %llu send errors, %llu gro batches, %llu gso batches\n",
+	       (unsigned long long)s->port.rx_truncated,
+	       (unsigned long long)s->port.tx_errors,
+	       (unsigned long long)s->port.rx_gro_batches,
+	       (unsigned long long)s->port.tx_gso_batches);
+	printf("  dropped: %llu\n", (unsigned long long)dropped(s, n_drops));
+}
+
+/* VPP `show errors`: nonzero reasons only, largest first. */
+static void text_drops(const struct ctlmsg_worker_stats *t, uint32_t n_drops)
+{
+	uint32_t order[CTLMSG_DROPS_MAX], n = 0;
+	char name[32];
+
+	for (uint32_t d = 0; d < n_drops; d++)
+		if (t->drops[d])
+			order[n++] = d;
+	if (!n) {
+		printf("drops: none\n");
+		return;
+	}
+	/* Insertion sort: at most CTLMSG_DROPS_MAX entries. */
+	for (uint32_t i = 1; i < n; i++)
+		for (uint32_t j = i;
+		     j && t->drops[order[j]] > t->drops[order[j - 1]]; j--) {
+			uint32_t x = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = x;
+		}
+	printf("drops:\n%12s  %-16s  %s\n", "Count", "Reason", "Description");
+	for (uint32_t i = 0; i < n; i++)
+		printf("%12llu  %-16s  %s\n",
+		       (unsigned long long)t->drops[order[i]],
+		       drop_name(order[i], name, sizeof(name)),
+		       drop_text(order[i]));
+}
+
+static void show_text(const struct conn *k, const struct ctlmsg_stats_reply *r,
+		      const struct ctlmsg_worker_stats *t)
+{
+	bool tun = r->tun_dev[0] != '\0';
+
+	printf("dataplane: pid %u\n", k->pid);
+	if (!r->set_up) {
+		printf("  state: waiting for SETUP from vela-control\n");
+		printf("  tunnels: %u\n", r->n_tunnels);
+		return;
+	}
+	printf("  backend: %s\n", backend_name(r->backend));
+	printf("  mode: %s\n", mode_name(r->mode));
+	printf("  workers: %u\n", r->workers);
+	printf("  queues: %u nic, %u tun\n", r->workers, tun ? r->workers : 0);
+	printf("  tun: %s\n", tun ? r->tun_dev : "(disabled)");
+	printf("  listening port: %u\n", r->port);
+	printf("  tunnels: %u\n", r->n_tunnels);
+	/* The control thread's own work: what reaches vela-control. */
+	printf("  punts: %llu forwarded, %llu dropped (no control connection, or it was full)\n",
+	       (unsigned long long)r->punts_sent,
+	       (unsigned long long)r->punts_dropped);
+	printf("  injects: %llu queued, %llu refused (queue full)\n",
+	       (unsigned long long)r->injects_queued,
+	       (unsigned long long)r->injects_full);
+	printf("  lease requests: %llu\n",
+	       (unsigned long long)r->lease_requests);
+	printf("  messages refused: %llu\n", (unsigned long long)r->rejects);
+
+	for (uint32_t w = 0; w < r->workers; w++) {
+		if (tun)
+			printf("\nworker %u: nic queue %u, tun queue %u\n", w,
+			       w, w);
+		else
+			printf("\nworker %u: nic queue %u\n", w, w);
+		text_counters(&r->worker[w], r->n_drops, tun);
+	}
+	printf("\ntotal:\n");
+	text_counters(t, r->n_drops, tun);
+	printf("\n");
+	text_drops(t, r->n_drops);
+}
+
+static void json_u64(const char *ind, const char *key, uint64_t v)
+{
+	printf("%s\"%s\": %llu,\n", ind, key, (unsigned long long)v);
+}
+
+static void json_counters(const struct ctlmsg_worker_stats *s, uint32_t n_drops,
+			  const char *ind)
+{
+	char key[32];
+
+	json_u64(ind, "rx_packets", s->rx_packets);
+	json_u64(ind, "rx_bytes", s->rx_bytes);
+	json_u64(ind, "tx_packets", s->tx_packets);
+	json_u64(ind, "tx_bytes", s->tx_bytes);
+	json_u64(ind, "tun_rx_packets", s->tun_rx_packets);
+	json_u64(ind, "tun_rx_bytes", s->tun_rx_bytes);
+	json_u64(ind, "tun_tx_packets", s->tun_tx_packets);
+	json_u64(ind, "tun_tx_bytes", s->tun_tx_bytes);
+	json_u64(ind, "punches", s->punches);
+	json_u64(ind, "punted", s->punted);
+	json_u64(ind, "test_replies", s->test_replies);
+	json_u64(ind, "recv_errors", s->recv_errors);
+	json_u64(ind, "dropped", dropped(s, n_drops));
+	printf("%s\"drops\": {", ind);
+	for (uint32_t d = 0; d < n_drops; d++)
+		printf("%s\n%s  \"%s\": %llu", d ? "," : "", ind,
+		       drop_key(d, key, sizeof(key)),
+		       (unsigned long long)s->drops[d]);
+	printf("\n%s},\n", ind);
+	printf("%s\"port\": {\n", ind);
+	printf("%s  \"rx_packets\": %llu,\n%s  \"rx_bytes\": %llu,\n", ind,
+	       (unsigned long long)s->port.rx_packets, ind,
+	       (unsigned long long)s->port.rx_bytes);
+	printf("%s  \"tx_packets\": %llu,\n%s  \"tx_bytes\": %llu,\n", ind,
+	       (unsigned long long)s->port.tx_packets, ind,
+	       (unsigned long long)s->port.tx_bytes);
+	printf("%s  \"rx_truncated\": %llu,\n%s  \"tx_errors\": %llu,\n", ind,
+	       (unsigned long long)s->port.rx_truncated, ind,
+	       (unsigned long long)s->port.tx_errors);
+	printf("%s  \"rx_gro_batches\": %llu,\n%s  \"tx_gso_batches\": %llu\n",
+	       ind, (unsigned long long)s->port.rx_gro_batches, ind,
+	       (unsigned long long)s->port.tx_gso_batches);
+	printf("%s}\n", ind);
+}
+
+static void show_json(const struct conn *k, const struct ctlmsg_stats_reply *r,
+		      const struct ctlmsg_worker_stats *t)
+{
+	bool tun = r->tun_dev[0] != '\0';
+
+	printf("{\n  \"pid\": %u,\n  \"set_up\": %s,\n", k->pid,
+	       r->set_up ? "true" : "false");
+	printf("  \"backend\": ");
+	put_json_str_or_null(r->set_up ? backend_name(r->backend) : NULL);
+	printf(",\n  \"mode\": ");
+	put_json_str_or_null(r->set_up ? mode_name(r->mode) : NULL);
+	printf(",\n  \"workers\": %u,\n  \"nic_queues\": %u,\n  \"tun_queues\": %u,\n",
+	       r->workers, r->workers, tun ? r->workers : 0);
+	printf("  \"tun\": ");
+	put_json_str_or_null(tun ? r->tun_dev : NULL);
+	if (r->set_up)
+		printf(",\n  \"listen_port\": %u,\n", r->port);
+	else
+		printf(",\n  \"listen_port\": null,\n");
+	printf("  \"tunnels\": %u,\n", r->n_tunnels);
+	printf("  \"control\": {\n"
+	       "    \"messages_refused\": %llu,\n"
+	       "    \"punts_forwarded\": %llu,\n"
+	       "    \"punts_dropped\": %llu,\n"
+	       "    \"injects_queued\": %llu,\n"
+	       "    \"injects_refused\": %llu,\n"
+	       "    \"lease_requests\": %llu\n  },\n",
+	       (unsigned long long)r->rejects,
+	       (unsigned long long)r->punts_sent,
+	       (unsigned long long)r->punts_dropped,
+	       (unsigned long long)r->injects_queued,
+	       (unsigned long long)r->injects_full,
+	       (unsigned long long)r->lease_requests);
+	printf("  \"per_worker\": [");
+	for (uint32_t w = 0; w < r->workers; w++) {
+		printf("%s\n    {\n      \"worker\": %u,\n      \"nic_queue\": %u,\n",
+		       w ? "," : "", w, w);
+		if (tun)
+			printf("      \"tun_queue\": %u,\n", w);
+		else
+			printf("      \"tun_queue\": null,\n");
+		json_counters(&r->worker[w], r->n_drops, "      ");
+		printf("    }");
+	}
+	printf("%s],\n  \"total\": {\n", r->workers ? "\n  " : "");
+	json_counters(t, r->n_drops, "    ");
+	printf("  }\n}\n");
+}
+
+static int cmd_show(struct conn *k, bool json, struct vl_status *st)
+{
+	static struct ctlmsg_stats_reply r;
+	static struct ctlmsg_worker_stats t;
+	int err = request(k, CTLMSG_STATS, st);
+
+	if (!err)
+		err = recv_reply(k, CTLMSG_STATS_REPLY, 0, st);
+	if (err)
+		return err;
+	r = in.stats;
+	/* Bounds before use: the counts index arrays here. */
+	if (r.workers > CTLMSG_WORKERS_MAX || r.n_drops > CTLMSG_DROPS_MAX)
+		return vl_status_set(
+			st, -EPROTO,
+			"STATS_REPLY with %u workers and %u drop reasons",
+			r.workers, r.n_drops);
+	r.tun_dev[sizeof(r.tun_dev) - 1] = '\0';
+	memset(&t, 0, sizeof(t));
+	for (uint32_t w = 0; w < r.workers; w++)
+		add_stats(&t, &r.worker[w], r.n_drops);
+	if (json)
+		show_json(k, &r, &t);
+	else
+		show_text(k, &r, &t);
+	return 0;
+}
+
+/* ---- tunnels ------------------------------------------------------------- */
+
+/*
+ * The peer's certificate name from the blob the control plane installed
+ * with the tunnel (RawNebulaCertificate bytes). NULL, with why in @why,
+ * when there is none or it does not decode.
+ */
+static char *cert_name(const struct ctlmsg_tunnel_add *t, char *why, size_t len)
+{
+	struct vl_status st = { "" };
+	struct ctl_cert *c;
+	char *name;
+
+	if (!t->cert_len || t->cert_len > sizeof(t->cert)) {
+		snprintf(why, len, "(no certificate)");
+		return NULL;
+	}
+	if (ctl_cert_decode(t->cert, t->cert_len, &c, &st)) {
+		snprintf(why, len, "(unreadable certificate: %s)", st.msg);
+		return NULL;
+	}
+	name = strdup(c->name);
+	ctl_cert_free(c);
+	if (!name)
+		snprintf(why, len, "(out of memory)");
+	return name;
+}
+
+static void tunnel_text(const struct ctlmsg_dump_tunnel *d, uint64_t now)
+{
+	const struct ctlmsg_tunnel_add *t = &d->tunnel;
+	char why[VL_STATUS_MAX + 32], ip[INET_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN + 8], a[32], b[32], ago[96];
+	char *name = cert_name(t, why, sizeof(why));
+	const char *remote = fmt_addr(&t->remote, addr, sizeof(addr));
+
+	printf("tunnel: ");
+	put_text(name ? name : why);
+	printf("\n  vpn ip: %s\n", fmt_ip(t->vpn_ip, ip, sizeof(ip)));
+	printf("  endpoint: %s\n", remote ? remote : "(none)");
+	printf("  indexes: local %08x, remote %08x\n", t->local_index,
+	       t->remote_index);
+	printf("  cipher: %s\n", vl_cipher_name((enum vl_cipher)t->cipher));
+	if (d->last_rx_ns)
+		printf("  latest activity: %s\n",
+		       fmt_ago(now > d->last_rx_ns ? now - d->last_rx_ns : 0,
+			       ago, sizeof(ago)));
+	else
+		printf("  latest activity: (none)\n");
+	printf("  transfer: %s received, %s sent\n",
+	       fmt_bytes(d->rx_bytes, a, sizeof(a)),
+	       fmt_bytes(d->tx_bytes, b, sizeof(b)));
+	printf("  packets: %llu received, %llu sent\n",
+	       (unsigned long long)d->rx_packets,
+	       (unsigned long long)d->tx_packets);
+	free(name);
+}
+
+static void put_json_ago(uint64_t then, uint64_t now)
+{
+	if (!then)
+		fputs("null", stdout);
+	else
+		printf("%llu",
+		       (unsigned long long)(now > then ?
+						    (now - then) / 1000000 :
+						    0));
+}
+
+static void tunnel_json(const struct ctlmsg_dump_tunnel *d, uint64_t now)
+{
+	const struct ctlmsg_tunnel_add *t = &d->tunnel;
+	char why[VL_STATUS_MAX + 32], ip[INET_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN + 8];
+	char *name = cert_name(t, why, sizeof(why));
+
+	printf("    {\n      \"name\": ");
+	put_json_str_or_null(name);
+	printf(",\n      \"vpn_ip\": \"%s\",\n      \"remote\": ",
+	       fmt_ip(t->vpn_ip, ip, sizeof(ip)));
+	put_json_str_or_null(fmt_addr(&t->remote, addr, sizeof(addr)));
+	printf(",\n      \"local_index\": %u,\n      \"remote_index\": %u,\n",
+	       t->local_index, t->remote_index);
+	printf("      \"cipher\": ");
+	put_json_str(vl_cipher_name((enum vl_cipher)t->cipher));
+	printf(",\n      \"rx_packets\": %llu,\n      \"rx_bytes\": %llu,\n",
+	       (unsigned long long)d->rx_packets,
+	       (unsigned long long)d->rx_bytes);
+	printf("      \"tx_packets\": %llu,\n      \"tx_bytes\": %llu,\n",
+	       (unsigned long long)d->tx_packets,
+	       (unsigned long long)d->tx_bytes);
+	printf("      \"last_rx_ms_ago\": ");
+	put_json_ago(d->last_rx_ns, now);
+	printf(",\n      \"last_tx_ms_ago\": ");
+	put_json_ago(d->last_tx_ns, now);
+	printf(",\n      \"send_counter\": %llu,\n      \"lease_end\": %llu,\n      \"recv_max\": %llu\n    }",
+	       (unsigned long long)t->send_counter,
+	       (unsigned long long)t->lease_end,
+	       (unsigned long long)t->recv_max);
+	free(name);
+}
+
+static int cmd_tunnels(struct conn *k, bool json, struct vl_status *st)
+{
+	struct ctlmsg_dump_tunnel *all = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t now;
+	int err = request(k, CTLMSG_DUMP, st);
+
+	/* All of them first: a half-printed list helps nobody. */
+	while (!err) {
+		err = recv_reply(k, CTLMSG_DUMP_TUNNEL, CTLMSG_DUMP_END, st);
+		if (err || in.hdr.type == CTLMSG_DUMP_END)
+			break;
+		if (n == cap) {
+			size_t c = cap ? 2 * cap : 16;
+			struct ctlmsg_dump_tunnel *m =
+				realloc(all, c * sizeof(*m));
+
+			if (!m) {
+				err = vl_status_set(st, -ENOMEM,
+						    "out of memory");
+				break;
+			}
+			all = m;
+			cap = c;
+		}
+		all[n++] = in.dump;
+	}
+	if (err) {
+		free(all);
+		return err;
+	}
+	now = now_ns();
+	if (json) {
+		printf("{\n  \"tunnels\": [");
+		for (size_t i = 0; i < n; i++) {
+			printf("%s\n", i ? "," : "");
+			tunnel_json(&all[i], now);
+		}
+		printf("%s]\n}\n", n ? "\n  " : "");
+	} else if (!n) {
+		printf("no tunnels\n");
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				printf("\n");
+			tunnel_text(&all[i], now);
+		}
+	}
+	free(all);
+	return 0;
+}
+
+/* ---- Command line ---------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage of dpctl:\n"
+		"  dpctl [-s SOCKET] [-j] show      backend, workers, queues, per-worker counters, drops\n"
+		"  dpctl [-s SOCKET] [-j] tunnels   peer name, VPN IP, endpoint, indexes, cipher, traffic\n"
+		"Flags may come before or after the command:\n");
+	vl_flags_print_defaults(out, flags, N_FLAGS, &defaults);
+}
+
+/* 0, VL_FLAGS_HELP, or 2 after printing why (Go's flag.ExitOnError). */
+static int parse(struct opts *o, int argc, char **argv, int *used)
+{
+	struct vl_status st = { "" };
+	int err = vl_flags_parse(flags, N_FLAGS, o, argc, argv, used, &st);
+
+	if (err == VL_FLAGS_HELP)
+		return err;
+	if (err < 0) {
+		fprintf(stderr, "%s\n", st.msg);
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(struct conn *k, bool json, struct vl_status *st);
+	} cmds[] = {
+		{ "show", cmd_show },
+		{ "tunnels", cmd_tunnels },
+	};
+	struct opts o = defaults;
+	struct vl_status st = { "" };
+	struct conn k = { .fd = -1 };
+	int used, more, err;
+	size_t c;
+
+	err = parse(&o, argc - 1, argv + 1, &used);
+	if (err == VL_FLAGS_HELP) {
+		usage(stderr);
+		return 0;
+	}
+	if (err)
+		return err;
+	if (used + 1 >= argc) {
+		fprintf(stderr, "dpctl: a command is required\n");
+		usage(stderr);
+		return 2;
+	}
+	for (c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++)
+		if (!strcmp(argv[used + 1], cmds[c].name))
+			break;
+	if (c == sizeof(cmds) / sizeof(cmds[0])) {
+		fprintf(stderr, "dpctl: unknown command %s\n", argv[used + 1]);
+		usage(stderr);
+		return 2;
+	}
+	/* `dpctl show -j` as well as `dpctl -j show`. */
+	err = parse(&o, argc - used - 2, argv + used + 2, &more);
+	if (err == VL_FLAGS_HELP) {
+		usage(stderr);
+		return 0;
+	}
+	if (err)
+		return err;
+	if (used + 2 + more < argc) {
+		fprintf(stderr, "dpctl: unexpected argument %s\n",
+			argv[used + 2 + more]);
+		usage(stderr);
+		return 2;
+	}
+
+	err = dpctl_connect(o.socket, &k, &st);
+	if (!err)
+		err = hello(&k, &st);
+	if (!err)
+		err = cmds[c].run(&k, o.json, &st);
+	if (k.fd >= 0)
+		close(k.fd);
+	if (err) {
+		fflush(stdout);
+		fprintf(stderr, "dpctl: %s\n", st.msg);
+		return 1;
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "dpctl: writing the output: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	return 0;
+}

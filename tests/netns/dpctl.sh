@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# dpctl against a running vela-dataplane, in two network namespaces:
+#
+#   ns A ($NS_A)                                      ns B ($NS_B)
+#   +------------------------------------------+      +-------------------------+
+#   | python3 UDP 10.77.0.1:5000 / send :6000  |      |                         |
+#   |        |                                 |      |                         |
+#   |   vela tun (10.77.0.1/24)                |      |                         |
+#   |        |                                 |      |                         |
+#   |   vela-dataplane --- ctl socket (tmp) -- dp_peer as vela-control          |
+#   |        |               \--------------- dpctl show / tunnels [-j]         |
+#   |        | udp 172.31.77.1:4242            |      |  dp_peer as the Nebula  |
+#   |   veth $VETH_A  =========================== veth $VETH_B  peer 10.77.0.2  |
+#   |      172.31.77.1/24                      |      |  172.31.77.2/24 :4242   |
+#   +------------------------------------------+      +-------------------------+
+#
+# dp_peer sets up a dataplane with 2 workers and one tunnel whose peer
+# certificate is a real one made with vela-cert ("dpctl-peer"). Then the
+# peer sends N sealed data packets (delivered to a listener behind the
+# TUN), one data packet with a bad tag and one for an unknown index
+# (answered with a recv_error); A sends one packet back through the
+# tunnel. dpctl must report exactly that: totals, drops by reason, the
+# tunnel's name, addresses, indexes, cipher and counters, in JSON and text.
+# Also: dpctl before SETUP, and without a socket (exit 1, the message).
+#
+# Needs root (namespaces, TUN); exits 77 (skipped) without it. Every step is
+# bounded by timeout(1); cleanup removes everything on exit.
+set -euo pipefail
+
+VELA_DATAPLANE=${VELA_DATAPLANE:?path to vela-dataplane}
+DP_PEER=${DP_PEER:?path to dp_peer}
+DPCTL=${DPCTL:?path to dpctl}
+VELA_CERT=${VELA_CERT:?path to vela-cert}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root for network namespaces and TUN"
+	exit 77
+fi
+for tool in ip python3 timeout base64; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "SKIP: $tool not found"
+		exit 77
+	fi
+done
+if [ ! -c /dev/net/tun ]; then
+	echo "SKIP: no /dev/net/tun"
+	exit 77
+fi
+
+NS_A=vela-dpctl-a-$$
+NS_B=vela-dpctl-b-$$
+VETH_A=vca$$
+VETH_B=vcb$$
+UNDER_A=172.31.78.1
+UNDER_B=172.31.78.2
+VPN_A=10.78.0.1
+VPN_B=10.78.0.2
+PORT=4242
+N=20 # data packets from the peer
+PAYLOAD=dpctl-test
+PEER_NAME=dpctl-peer
+T=10 # seconds per step
+
+TMP=$(mktemp -d /tmp/vela-dpctl-test.XXXXXX)
+SOCK=$TMP/run/vela.sock
+DP_PID=
+TUN=
+
+say() { printf '== %s\n' "$*"; }
+
+cleanup() {
+	local status=$?
+
+	set +e
+	if [ -n "$DP_PID" ] && kill -0 "$DP_PID" 2>/dev/null; then
+		kill -TERM "$DP_PID"
+		timeout 5 tail --pid="$DP_PID" -f /dev/null
+		kill -KILL "$DP_PID" 2>/dev/null
+	fi
+	if [ "$status" != 0 ] && [ -f "$TMP/dp.log" ]; then
+		echo "-- vela-dataplane log:"
+		cat "$TMP/dp.log"
+	fi
+	ip netns del "$NS_A" 2>/dev/null
+	ip netns del "$NS_B" 2>/dev/null
+	rm -rf "$TMP"
+	exit "$status"
+}
+trap cleanup EXIT
+
+in_a() { timeout "$T" ip netns exec "$NS_A" "$@"; }
+in_b() { timeout "$T" ip netns exec "$NS_B" "$@"; }
+dpctl() { in_a "$DPCTL" -s "$SOCK" "$@"; }
+
+# Waits (bounded) for a file another process creates when it is ready.
+wait_file() {
+	for _ in $(seq 100); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for $1"
+	return 1
+}
+
+# Fails with the output when $1 does not contain $2.
+contains() {
+	if ! grep -qF -- "$2" <<<"$1"; then
+		echo "output lacks \"$2\":"
+		echo "$1"
+		return 1
+	fi
+}
+
+setup_net() {
+	ip netns add "$NS_A"
+	ip netns add "$NS_B"
+	ip link add "$VETH_A" netns "$NS_A" type veth peer name "$VETH_B" netns "$NS_B"
+	ip -n "$NS_A" addr add "$UNDER_A/24" dev "$VETH_A"
+	ip -n "$NS_B" addr add "$UNDER_B/24" dev "$VETH_B"
+	for ns in "$NS_A" "$NS_B"; do
+		ip -n "$ns" link set lo up
+	done
+	ip -n "$NS_A" link set "$VETH_A" up
+	ip -n "$NS_B" link set "$VETH_B" up
+}
+
+# The peer's certificate as the control plane keeps it with a tunnel: the
+# raw protobuf (RawNebulaCertificate), i.e. the PEM body decoded.
+make_cert() {
+	"$VELA_CERT" ca -name dpctl-test-ca -duration 1h \
+		-out-crt "$TMP/ca.crt" -out-key "$TMP/ca.key"
+	"$VELA_CERT" sign -name "$PEER_NAME" -ip "$VPN_B/24" -groups dpctl \
+		-ca-crt "$TMP/ca.crt" -ca-key "$TMP/ca.key" \
+		-out-crt "$TMP/peer.crt" -out-key "$TMP/peer.key"
+	sed '/^-----/d' "$TMP/peer.crt" | base64 -d >"$TMP/peer.der"
+	[ -s "$TMP/peer.der" ]
+}
+
+start_dataplane() {
+	ip netns exec "$NS_A" "$VELA_DATAPLANE" -s "$SOCK" 2>"$TMP/dp.log" &
+	DP_PID=$!
+	wait_file "$SOCK"
+}
+
+stop_dataplane() {
+	local status=0
+
+	kill -TERM "$DP_PID"
+	timeout "$T" tail --pid="$DP_PID" -f /dev/null
+	wait "$DP_PID" || status=$?
+	DP_PID=
+	[ "$status" = 0 ] || { echo "vela-dataplane exited with $status"; return 1; }
+	grep -q 'level=info msg="vela-dataplane stopped"' "$TMP/dp.log"
+}
+
+# --- the tests -----------------------------------------------------------------
+
+test_no_socket() {
+	local out status=0 want
+
+	out=$(in_a "$DPCTL" -s "$TMP/missing.sock" show 2>&1) || status=$?
+	want="dpctl: cannot connect to $TMP/missing.sock: No such file or directory (is vela-dataplane running? use -s PATH)"
+	[ "$status" = 1 ] || { echo "exit $status, want 1"; return 1; }
+	[ "$out" = "$want" ] || { echo "got: $out"; echo "want: $want"; return 1; }
+	# The default path, when this machine has no dataplane running there.
+	if [ ! -e /run/vela/vela.sock ]; then
+		status=0
+		out=$(in_a "$DPCTL" tunnels -j 2>&1) || status=$?
+		[ "$status" = 1 ]
+		[ "$out" = "dpctl: cannot connect to /run/vela/vela.sock: No such file or directory (is vela-dataplane running? use -s PATH)" ]
+	fi
+	# A bad command line is Go's exit 2.
+	status=0
+	in_a "$DPCTL" -s "$SOCK" frobnicate 2>/dev/null || status=$?
+	[ "$status" = 2 ] || { echo "unknown command: exit $status, want 2"; return 1; }
+}
+
+test_before_setup() {
+	local out
+
+	out=$(dpctl show)
+	echo "$out"
+	contains "$out" "waiting for SETUP"
+	dpctl show -j | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["set_up"] is False, j
+assert j["workers"] == 0 and j["per_worker"] == [], j
+assert j["backend"] is None and j["tun"] is None, j
+assert j["tunnels"] == 0, j
+'
+	dpctl -j tunnels | python3 -c '
+import json, sys
+assert json.load(sys.stdin) == {"tunnels": []}
+'
+	contains "$(dpctl tunnels)" "no tunnels"
+}
+
+test_setup() {
+	local out
+
+	out=$(in_a "$DP_PEER" setup -sock "$SOCK" -workers 2 \
+		-listen "$UNDER_A:$PORT" -vpn "$VPN_A/24" -mode event)
+	echo "$out"
+	TUN=$(sed -n 's/^tun=\([^ ]*\) .*/\1/p' <<<"$out")
+	[ -n "$TUN" ]
+	in_a "$DP_PEER" add -sock "$SOCK" -peer-vpn "$VPN_B" \
+		-remote "$UNDER_B:$PORT" -cert "$TMP/peer.der"
+}
+
+test_traffic() {
+	local got
+
+	# N data packets, received behind the TUN (so the kernel answers none).
+	rm -f "$TMP/listening"
+	in_a python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("'"$VPN_A"'", 5000))
+open(sys.argv[1], "w").close()
+s.settimeout(5)
+n = 0
+try:
+    while n < int(sys.argv[2]):
+        s.recvfrom(2048)
+        n += 1
+except socket.timeout:
+    pass
+print(n)
+' "$TMP/listening" "$N" >"$TMP/listener.out" &
+	local listener=$!
+	wait_file "$TMP/listening"
+	in_b "$DP_PEER" send-data -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT" \
+		-src "$VPN_B" -dst "$VPN_A" -dport 5000 -payload "$PAYLOAD" \
+		-count "$N"
+	wait "$listener"
+	got=$(cat "$TMP/listener.out")
+	echo "listener got $got of $N"
+	[ "$got" = "$N" ]
+
+	# One forgery on the tunnel, one packet for no tunnel (recv_error back).
+	in_b "$DP_PEER" bad-tag -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT"
+	in_b "$DP_PEER" unknown -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT"
+
+	# One packet from A through the tunnel.
+	rm -f "$TMP/ready"
+	in_b "$DP_PEER" recv -bind "$UNDER_B:$PORT" -ready "$TMP/ready" \
+		-expect data -dst "$VPN_B" -dport 6000 -payload "hello from A" &
+	local receiver=$!
+	wait_file "$TMP/ready"
+	in_a python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"hello from A", ("'"$VPN_B"'", 6000))
+'
+	wait "$receiver"
+}
+
+# The JSON checks. A worker counts a datagram after the kernel took it, so
+# the receiver may have it first: ask again (bounded) until it settles.
+test_json() {
+	in_a python3 - "$DPCTL" "$SOCK" "$N" "$PAYLOAD" "$TUN" "$PEER_NAME" \
+		"$VPN_B" "$UNDER_B:$PORT" "$PORT" <<'PY'
+import json, subprocess, sys, time
+
+dpctl, sock, n, payload, tun, name, vpn_b, remote_b, port = sys.argv[1:]
+n, port = int(n), int(port)
+# A data message: 16-byte header, IPv4 + UDP (28 bytes) + payload, 16-byte tag.
+data_len = 16 + 28 + len(payload) + 16
+RECV_ERROR_LEN = 16
+
+def run(*args):
+    p = subprocess.run([dpctl, "-s", sock, *args], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 0, (args, p.returncode, p.stderr)
+    return json.loads(p.stdout)
+
+def check(show, tunnels):
+    assert show["set_up"] is True and show["backend"] == "udp", show
+    assert show["mode"] == "event" and show["tun"] == tun, show
+    assert show["workers"] == 2 and len(show["per_worker"]) == 2, show
+    assert show["nic_queues"] == 2 and show["tun_queues"] == 2, show
+    assert show["listen_port"] == port and show["tunnels"] == 1, show
+    tot = show["total"]
+    # Summing is dpctl's job: the total is the sum of the workers.
+    for k in ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
+              "tun_tx_packets", "recv_errors", "dropped"):
+        assert tot[k] == sum(w[k] for w in show["per_worker"]), k
+    assert [w["worker"] for w in show["per_worker"]] == [0, 1]
+    # In: N data, 1 bad tag, 1 unknown index.
+    assert tot["rx_packets"] >= n + 2, tot
+    assert tot["drops"]["bad_tag"] == 1, tot["drops"]
+    assert tot["drops"]["no_tunnel"] == 1, tot["drops"]
+    assert tot["dropped"] == sum(tot["drops"].values()), tot
+    assert tot["tun_tx_packets"] == n, tot
+    # Out: the recv_error and A's one packet through the tunnel.
+    assert tot["recv_errors"] == 1, tot
+    assert tot["tx_packets"] == 2, tot
+    assert tot["port"]["tx_packets"] == 2, tot["port"]
+    assert tot["port"]["rx_packets"] == tot["rx_packets"], tot["port"]
+
+    assert len(tunnels["tunnels"]) == 1, tunnels
+    t = tunnels["tunnels"][0]
+    assert t["name"] == name, t
+    assert t["vpn_ip"] == vpn_b and t["remote"] == remote_b, t
+    assert t["local_index"] == 0x0a0a0001, t
+    assert t["remote_index"] == 0x0b0b0001, t
+    assert t["cipher"] == "aes", t
+    assert t["rx_packets"] == n and t["rx_bytes"] == n * data_len, t
+    assert t["tx_packets"] == 1, t
+    assert tot["tx_bytes"] == t["tx_bytes"] + RECV_ERROR_LEN, (tot, t)
+    assert t["last_rx_ms_ago"] is not None, t
+    assert 0 <= t["last_rx_ms_ago"] < 60000, t
+    assert t["last_tx_ms_ago"] is not None, t
+    # Counters: 2 installed, one sent; the window's top is the last data.
+    assert t["send_counter"] == 3 and t["recv_max"] == 3 + n - 1, t
+
+for attempt in range(50):
+    show, tunnels = run("show", "-j"), run("-j", "tunnels")
+    try:
+        check(show, tunnels)
+        break
+    except AssertionError:
+        if attempt == 49:
+            print(json.dumps(show, indent=1))
+            print(json.dumps(tunnels, indent=1))
+            raise
+        time.sleep(0.1)
+print("json: %d in, drops bad_tag=1 no_tunnel=1, tunnel %s rx %d tx %d" %
+      (show["total"]["rx_packets"], name, n, 1))
+PY
+}
+
+test_text() {
+	local out
+
+	out=$(dpctl show)
+	echo "$out"
+	contains "$out" "backend: udp"
+	contains "$out" "listening port: $PORT"
+	contains "$out" "worker 1: nic queue 1, tun queue 1"
+	contains "$out" "BAD_TAG"
+	contains "$out" "authentication failed"
+	contains "$out" "NO_TUNNEL"
+	out=$(dpctl tunnels)
+	echo "$out"
+	contains "$out" "tunnel: $PEER_NAME"
+	contains "$out" "vpn ip: $VPN_B"
+	contains "$out" "endpoint: $UNDER_B:$PORT"
+	contains "$out" "indexes: local 0a0a0001, remote 0b0b0001"
+	contains "$out" "cipher: aes"
+	contains "$out" "transfer: "
+	contains "$out" "packets: $N received, 1 sent"
+	# Within the last minute: "now", or "N seconds ago".
+	grep -Eq '^  latest activity: (now|[0-9]+ seconds? ago)$' <<<"$out" || {
+		echo "no recent activity shown"
+		return 1
+	}
+}
+
+TESTS="test_no_socket test_before_setup test_setup test_traffic test_json test_text"
+
+setup_net
+make_cert
+start_dataplane
+for t in $TESTS; do
+	say "$t"
+	$t
+done
+say "stop"
+stop_dataplane
+say "all passed"
