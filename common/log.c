@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Longer lines are cut: a log line is a message, not a payload. */
+#define LINE_MAX_LEN 4096
 
 static enum vl_log_level max_level = VL_LOG_INFO;
 static bool as_json, no_time;
@@ -62,21 +66,29 @@ static void put_json_string(FILE *f, const char *v)
 	fputc('"', f);
 }
 
+/*
+ * One write(2) per line: both daemons may share a log file (the vela
+ * supervisor gives them the same stderr), and a line written in pieces
+ * could be interleaved with the other's.
+ */
 void vl_log(enum vl_log_level level, const char *msg, ...)
 {
-	char ts[40] = "";
+	char line[LINE_MAX_LEN], ts[40] = "";
 	struct timespec now;
 	struct tm tm;
 	va_list ap;
-	FILE *f = stderr;
+	size_t len;
+	FILE *f;
 
 	if (!vl_log_enabled(level))
+		return;
+	f = fmemopen(line, sizeof(line), "w");
+	if (!f)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (gmtime_r(&now.tv_sec, &tm))
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-	flockfile(f);
 	if (as_json) {
 		fprintf(f, "{\"level\":\"%s\",\"msg\":", names[level]);
 		put_json_string(f, msg);
@@ -106,6 +118,12 @@ void vl_log(enum vl_log_level level, const char *msg, ...)
 		}
 	}
 	va_end(ap);
-	fputs(as_json ? "}\n" : "\n", f);
-	funlockfile(f);
+	fputs(as_json ? "}" : "", f);
+	len = (size_t)ftell(f);
+	fclose(f);
+	if (len >= sizeof(line) - 1)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	if (write(STDERR_FILENO, line, len) < 0)
+		return; /* nowhere left to report it */
 }

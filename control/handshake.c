@@ -8,7 +8,11 @@
  * immediately when the peer is in static_host_map, then again after 1, 2,
  * 3 ... try_interval, until `retries` transmissions went unanswered. The
  * dataplane flushes its queue when the tunnel is installed, and drops it on
- * its own after the same time span.
+ * its own after the same time span. The addresses come from
+ * static_host_map and the lighthouse cache; every lighthouse is asked when
+ * the handshake starts and again on attempts while at most one address is
+ * known, and an answer arriving before the first transmission sends it at
+ * once (lighthouse.c).
  *
  * Responder: message 1 arrives punted as it came. After the certificate
  * check we resolve conflicts in 1.6.1's order: a byte-identical
@@ -108,6 +112,28 @@ static void send_test(struct ctl_node *n, const struct ctl_tunnel *t)
 		      (uint32_t)offsetof(struct ctlmsg_inject_sa, data));
 }
 
+/* Appends the addresses @p does not have yet; returns how many. */
+static unsigned int add_addrs(struct ctl_pending *p,
+			      const struct sockaddr_in6 *addrs, unsigned int k)
+{
+	unsigned int added = 0;
+
+	for (unsigned int i = 0; i < k && p->n_addrs < CTL_ADDRS_MAX; i++) {
+		bool known = false;
+
+		for (unsigned int j = 0; j < p->n_addrs && !known; j++)
+			known = p->addrs[j].sin6_port == addrs[i].sin6_port &&
+				!memcmp(&p->addrs[j].sin6_addr,
+					&addrs[i].sin6_addr,
+					sizeof(addrs[i].sin6_addr));
+		if (known)
+			continue;
+		p->addrs[p->n_addrs++] = addrs[i];
+		added++;
+	}
+	return added;
+}
+
 static void transmit(struct ctl_node *n, struct ctl_pending *p)
 {
 	for (unsigned int i = 0; i < p->n_addrs; i++)
@@ -116,7 +142,8 @@ static void transmit(struct ctl_node *n, struct ctl_pending *p)
 	/* Linear backoff: the k-th transmission waits k intervals (§3.7). */
 	p->next_ns = n->now_ns +
 		     (uint64_t)p->attempts * (uint64_t)n->cfg.handshake_try_interval_ns;
-	if (vl_log_enabled(VL_LOG_INFO)) {
+	/* As 1.6.1: nothing to say while no address is known yet. */
+	if (p->n_addrs && vl_log_enabled(VL_LOG_INFO)) {
 		char ip[16], idx[16], at[16];
 
 		ctl_ip_str(p->vpn_ip, ip);
@@ -152,6 +179,13 @@ void ctl_hs_start(struct ctl_node *n, uint32_t vpn_ip)
 		       n->statics[i].n_addrs * sizeof(p->addrs[0]));
 		p->n_addrs = n->statics[i].n_addrs;
 	}
+	{
+		/* What lighthouses told us before, or what we learned. */
+		struct sockaddr_in6 cached[CTL_ADDRS_MAX];
+		unsigned int k = ctl_lh_addrs(n, vpn_ip, cached, CTL_ADDRS_MAX);
+
+		add_addrs(p, cached, k);
+	}
 
 	hp.cert = n->pki.hs_cert;
 	hp.cert_len = n->pki.hs_cert_len;
@@ -185,15 +219,29 @@ void ctl_hs_start(struct ctl_node *n, uint32_t vpn_ip)
 		n->pending = more;
 		n->pending[n->n_pending++] = p;
 	}
-	if (!p->n_addrs)
+	if (!p->n_addrs && !n->cfg.n_lighthouses)
 		vl_log(VL_LOG_WARN,
-		       "No address known for the peer (it is not in static_host_map); lighthouse queries are not implemented yet",
+		       "No address known for the peer: it is not in static_host_map and there is no lighthouse",
 		       "vpnIp", ip, NULL);
-	/* static_host_map peers get the first message at once (§3.7). */
+	/* Peers with known addresses get the first message at once (§3.7). */
 	if (p->n_addrs)
 		transmit(n, p);
 	else
 		p->next_ns = n->now_ns + (uint64_t)n->cfg.handshake_try_interval_ns;
+	/* May start handshakes to lighthouses: @p is not used after it. */
+	ctl_lh_query(n, vpn_ip);
+}
+
+void ctl_hs_add_addrs(struct ctl_node *n, uint32_t vpn_ip,
+		      const struct sockaddr_in6 *addrs, unsigned int n_addrs)
+{
+	struct ctl_pending *p = pending_by_vpn(n, vpn_ip);
+
+	if (!p || !add_addrs(p, addrs, n_addrs))
+		return;
+	/* Only before the first attempt, so answers cannot speed up retries. */
+	if (!p->attempts)
+		transmit(n, p);
 }
 
 void ctl_hs_timers(struct ctl_node *n)
@@ -215,6 +263,9 @@ void ctl_hs_timers(struct ctl_node *n)
 			pending_remove(n, p); /* swaps the last one into i */
 			continue;
 		}
+		/* Perhaps the peer registered since we asked (§3.7). */
+		if (p->n_addrs <= 1)
+			ctl_lh_query(n, p->vpn_ip); /* may append to pending */
 		transmit(n, p);
 		i++;
 	}
@@ -409,6 +460,8 @@ static void responder(struct ctl_node *n, const struct ctlmsg_punt *pkt)
 		vl_log(VL_LOG_INFO, "Handshake message sent", "vpnIp", ip,
 		       "udpAddr", from, "certName", c_name(n, vpn_ip),
 		       "responderIndex", idx, NULL);
+		/* After message 2: the peer has no tunnel before it. */
+		ctl_lh_on_tunnel_up(n, t);
 	}
 release:
 	ctl_hs_release(&hp);
@@ -482,6 +535,7 @@ static void initiator(struct ctl_node *n, const struct ctlmsg_punt *pkt,
 			       "Handshake message received", "vpnIp", ip,
 			       "udpAddr", from, "certName", t->name,
 			       "responderIndex", idx, NULL);
+			ctl_lh_on_tunnel_up(n, t);
 		}
 	}
 	ctl_hs_release(&hp);

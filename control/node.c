@@ -63,9 +63,8 @@ void ctl_addr_str(const struct sockaddr_in6 *a, char *buf, size_t len)
 	}
 }
 
-/* "host:port" or "[v6]:port" resolved to v4-mapped/IPv6 socket addresses. */
-static unsigned int resolve(const char *hostport, struct sockaddr_in6 *out,
-			    unsigned int max)
+unsigned int ctl_addr_resolve(const char *hostport, struct sockaddr_in6 *out,
+			      unsigned int max)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM,
 				  .ai_flags = AI_NUMERICSERV }, *res, *ai;
@@ -158,9 +157,9 @@ int ctl_node_init(struct ctl_node *n, const char *config_path,
 		s->vpn_ip = h->vpn_ip;
 		for (size_t k = 0; k < h->n_addrs && s->n_addrs < CTL_ADDRS_MAX;
 		     k++) {
-			unsigned int got = resolve(h->addrs[k],
-						   s->addrs + s->n_addrs,
-						   CTL_ADDRS_MAX - s->n_addrs);
+			unsigned int got = ctl_addr_resolve(
+				h->addrs[k], s->addrs + s->n_addrs,
+				CTL_ADDRS_MAX - s->n_addrs);
 
 			if (!got)
 				vl_log(VL_LOG_WARN,
@@ -169,6 +168,7 @@ int ctl_node_init(struct ctl_node *n, const char *config_path,
 			s->n_addrs += got;
 		}
 	}
+	ctl_lh_init(n);
 	return 0;
 
 free_statics:
@@ -191,6 +191,7 @@ void ctl_node_free(struct ctl_node *n)
 	}
 	free(n->pending);
 	free(n->statics);
+	ctl_lh_free(&n->lh);
 	if (n->dp_fd >= 0)
 		close(n->dp_fd);
 	ctl_pki_free(&n->pki);
@@ -322,9 +323,10 @@ int ctl_tunnel_install(struct ctl_node *n, struct ctl_tunnel *t)
 void ctl_tunnel_remove(struct ctl_node *n, struct ctl_tunnel *t,
 		       bool send_close)
 {
+	uint32_t vpn_ip = t->add.vpn_ip;
 	char ip[16];
 
-	ctl_ip_str(t->add.vpn_ip, ip);
+	ctl_ip_str(vpn_ip, ip);
 	vl_log(VL_LOG_INFO, "Tunnel closed", "vpnIp", ip, "certName", t->name,
 	       NULL);
 	send_del(n, t->add.local_index, send_close);
@@ -335,6 +337,9 @@ void ctl_tunnel_remove(struct ctl_node *n, struct ctl_tunnel *t,
 		break;
 	}
 	ctl_tunnel_free(t);
+	/* A replaced tunnel leaves its successor: the peer is still there. */
+	if (!ctl_tunnel_by_vpn(n, vpn_ip))
+		ctl_lh_forget(n, vpn_ip);
 }
 
 /* ---- the dataplane connection --------------------------------------- */
@@ -505,6 +510,7 @@ static void adopt(struct ctl_node *n, const struct ctlmsg_dump_tunnel *d)
 	ctl_ip_str(t->add.vpn_ip, ip);
 	vl_log(VL_LOG_INFO, "Adopted tunnel from the running dataplane",
 	       "vpnIp", ip, "certName", t->name, NULL);
+	ctl_lh_on_tunnel_up(n, t);
 }
 
 static void grant_lease(struct ctl_node *n, const struct ctlmsg_lease *req)
@@ -555,6 +561,7 @@ static void on_roam(struct ctl_node *n, const struct ctlmsg_punt *p)
 		return;
 	t->add.remote = p->from;
 	ctl_node_send(n, &m, CTLMSG_TUNNEL_REMOTE, sizeof(m));
+	ctl_lh_on_roam(n, t);
 	ctl_addr_str(&p->from, from, sizeof(from));
 	ctl_ip_str(t->add.vpn_ip, ip);
 	vl_log(VL_LOG_INFO, "Host roamed to new udp ip/port.", "vpnIp", ip,
@@ -572,9 +579,12 @@ static void on_tunnel_msg(struct ctl_node *n, const struct ctlmsg_punt *p)
 		ctl_tunnel_remove(n, t, false);
 		break;
 	case WIRE_LIGHTHOUSE:
+		/* Any subtype: 1.6.1 does not look at it for type 3. */
+		ctl_lh_on_message(n, t, p->data, p->len);
+		break;
 	case WIRE_CONTROL:
 	default:
-		/* Lighthouse and relay messages come with their issues. */
+		/* Relay messages come with their issue. */
 		break;
 	}
 }
@@ -619,6 +629,7 @@ static void on_setup_done(struct ctl_node *n, const struct ctlmsg_setup_done *m)
 	}
 	n->set_up = true;
 	n->port = m->port;
+	ctl_lh_on_setup(n);
 	snprintf(port, sizeof(port), "%u", m->port);
 	snprintf(workers, sizeof(workers), "%u", m->workers);
 	vl_log(VL_LOG_INFO, "Dataplane ready", "port", port, "tun", m->tun_dev,
@@ -700,8 +711,10 @@ int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop)
 				on_message(n, buf, (size_t)r);
 		}
 		n->now_ns = mono_ns();
-		if (n->set_up)
+		if (n->set_up) {
 			ctl_hs_timers(n);
+			ctl_lh_timers(n);
+		}
 	}
 	/* Leaving: tell every peer, as 1.6.1 does on SIGTERM (§5.3). */
 	while (n->n_tunnels)

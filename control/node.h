@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "ctlmsg.h"
+#include "lighthouse.h"
 #include "noise.h"
 #include "pki.h"
 
@@ -77,6 +78,8 @@ struct ctl_node {
 	size_t n_tunnels;
 	struct ctl_pending **pending;
 	size_t n_pending;
+
+	struct ctl_lh lh; /* lighthouse cache and timers */
 };
 
 /* node.c: the dataplane connection and the event loop. */
@@ -92,13 +95,23 @@ int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len);
 void ctl_hs_start(struct ctl_node *n, uint32_t vpn_ip);
 void ctl_hs_on_packet(struct ctl_node *n, const struct ctlmsg_punt *p);
 void ctl_hs_timers(struct ctl_node *n);
+/*
+ * New addresses for @vpn_ip (a lighthouse answer): added to its pending
+ * handshake, which is sent at once if it was never sent yet (§3.7).
+ */
+void ctl_hs_add_addrs(struct ctl_node *n, uint32_t vpn_ip,
+		      const struct sockaddr_in6 *addrs, unsigned int n_addrs);
 
 /* The host map. */
 struct ctl_tunnel *ctl_tunnel_by_vpn(struct ctl_node *n, uint32_t vpn_ip);
 struct ctl_tunnel *ctl_tunnel_by_index(struct ctl_node *n, uint32_t index);
 struct ctl_tunnel *ctl_tunnel_by_remote_index(struct ctl_node *n,
 					      uint32_t index);
-/* Installs @t in the dataplane and the host map (replacing any for its peer). */
+/*
+ * Installs @t in the dataplane and the host map (replacing any for its
+ * peer). The caller tells the lighthouse code (ctl_lh_on_tunnel_up) once
+ * the peer can take messages on it: after message 2 went, as responder.
+ */
 int ctl_tunnel_install(struct ctl_node *n, struct ctl_tunnel *t);
 /* Removes the tunnel everywhere; closeTunnel first when @send_close. */
 void ctl_tunnel_remove(struct ctl_node *n, struct ctl_tunnel *t,
@@ -107,6 +120,13 @@ void ctl_tunnel_free(struct ctl_tunnel *t);
 
 /* A fresh local index: random, non-zero, unused by any tunnel or handshake. */
 uint32_t ctl_index_new(struct ctl_node *n);
+
+/*
+ * "host:port" or "[v6]:port" (port 0 allowed) resolved to AF_INET6
+ * addresses, IPv4 v4-mapped; returns how many, up to @max.
+ */
+unsigned int ctl_addr_resolve(const char *hostport, struct sockaddr_in6 *out,
+			      unsigned int max);
 
 /* "10.1.0.2" */
 void ctl_ip_str(uint32_t ip, char buf[16]);

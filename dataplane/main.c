@@ -23,6 +23,7 @@
 
 #include "ctl.h"
 #include "flags.h"
+#include "log.h"
 #include "status.h"
 
 #define DEFAULT_SOCKET "/run/vela/vela.sock"
@@ -47,35 +48,24 @@ static void on_signal(int sig)
 }
 
 /*
- * One line per lifecycle event in nebula's (logrus) text format:
- * time="2006-01-02T15:04:05Z" level=info msg="...". Quotes and
- * backslashes in the message are escaped as logrus escapes them.
+ * One line per lifecycle event through the shared logger (common/log.c),
+ * which writes nebula's text format in one write(2) per line.
  */
 __attribute__((format(printf, 2, 3))) static void
 dp_log(enum dp_ctl_log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warning", "info" };
-	char msg[1024], ts[40] = "";
-	struct timespec now;
-	struct tm tm;
+	static const enum vl_log_level levels[] = {
+		[DP_CTL_LOG_ERROR] = VL_LOG_ERROR,
+		[DP_CTL_LOG_WARN] = VL_LOG_WARN,
+		[DP_CTL_LOG_INFO] = VL_LOG_INFO,
+	};
+	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (gmtime_r(&now.tv_sec, &tm))
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-	flockfile(stderr);
-	fprintf(stderr, "time=\"%s\" level=%s msg=\"", ts, names[level]);
-	for (const char *p = msg; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fputc('\\', stderr);
-		fputc(*p, stderr);
-	}
-	fputs("\"\n", stderr);
-	funlockfile(stderr);
+	vl_log(levels[level], msg, NULL);
 }
 
 static void usage(FILE *out)
