@@ -670,8 +670,17 @@ static void on_message(struct ctl_node *n, const void *buf, size_t len)
 			grant_lease(n, buf);
 		break;
 	case CTLMSG_DUMP_TUNNEL:
-		if (len == sizeof(struct ctlmsg_dump_tunnel))
-			adopt(n, buf);
+		if (len == sizeof(struct ctlmsg_dump_tunnel)) {
+			const struct ctlmsg_dump_tunnel *d = buf;
+			struct ctl_tunnel *t =
+				ctl_tunnel_by_index(n, d->tunnel.local_index);
+
+			/* Ours: activity for the liveness checks; else adopt. */
+			if (t)
+				ctl_cm_on_dump(n, t, d);
+			else
+				adopt(n, d);
+		}
 		break;
 	case CTLMSG_ERROR:
 		if (len == sizeof(struct ctlmsg_error)) {
@@ -714,6 +723,8 @@ int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop)
 		if (n->set_up) {
 			ctl_hs_timers(n);
 			ctl_lh_timers(n);
+			ctl_cm_timers(n);
+			ctl_punchy_timers(n);
 		}
 	}
 	/* Leaving: tell every peer, as 1.6.1 does on SIGTERM (§5.3). */

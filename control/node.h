@@ -40,6 +40,11 @@ struct ctl_tunnel {
 	size_t msg2_len;
 	unsigned int recv_errors;
 	char name[64];                /* peer certificate name, for logs */
+	/* Connection manager (connmgr.c): activity from the dataplane's dumps. */
+	uint64_t cm_rx, cm_tx;        /* packets at the last dump */
+	uint64_t cm_check_ns;         /* next check; 0 when not watched */
+	uint64_t cm_rx_at_arm;        /* rx packets when the watch began */
+	bool cm_tested;               /* a test request went out: next is deletion */
 };
 
 /* A handshake we started, waiting for message 2. */
@@ -80,6 +85,8 @@ struct ctl_node {
 	size_t n_pending;
 
 	struct ctl_lh lh; /* lighthouse cache and timers */
+	uint64_t cm_next_dump_ns;  /* connmgr.c */
+	uint64_t punch_next_ns;    /* punchy.c */
 };
 
 /* node.c: the dataplane connection and the event loop. */
@@ -90,6 +97,17 @@ void ctl_node_free(struct ctl_node *n);
 int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop);
 /* Sends a record to the dataplane; 0 or -errno (the connection is dropped). */
 int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len);
+
+/*
+ * connmgr.c: liveness of tunnels we send on (spec §5.2), from the
+ * dataplane's per-tunnel counters, which it DUMPs every second.
+ */
+void ctl_cm_timers(struct ctl_node *n);
+void ctl_cm_on_dump(struct ctl_node *n, struct ctl_tunnel *t,
+		    const struct ctlmsg_dump_tunnel *d);
+
+/* punchy.c: NAT keepalives to every peer every 10 s (punchy.punch). */
+void ctl_punchy_timers(struct ctl_node *n);
 
 /* handshake.c: Noise IX with peers (spec §3). */
 void ctl_hs_start(struct ctl_node *n, uint32_t vpn_ip);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * vela-control's node logic with two control planes in one process: the
+ * handshake manager, the connection manager and punchy.
+ *
  * The handshake manager with two control planes in one process. Each one's
  * dataplane is a socketpair the test plays: a datagram one node injects is
  * handed to the other node as a punt, as a real dataplane would. Checks
@@ -162,6 +165,131 @@ static struct ctlmsg_tunnel_add take_add(struct env *e, struct peer *p)
 	assert_int_equal(next(e, p, &type), sizeof(struct ctlmsg_tunnel_add));
 	assert_int_equal(type, CTLMSG_TUNNEL_ADD);
 	return *(struct ctlmsg_tunnel_add *)(void *)e->buf; /* aligned */
+}
+
+/* Runs a whole handshake A -> B; returns A's tunnel. */
+static struct ctl_tunnel *establish(struct env *e)
+{
+	struct ctlmsg_inject_raw *m;
+
+	ctl_hs_start(&e->a.node, 0x0a010002);
+	m = take_raw(e, &e->a);
+	deliver(&e->a, &e->b, m);
+	(void)take_add(e, &e->b);
+	m = take_raw(e, &e->b);
+	deliver(&e->b, &e->a, m);
+	(void)take_add(e, &e->a);
+	return ctl_tunnel_by_vpn(&e->a.node, 0x0a010002);
+}
+
+static void dump(struct env *e, struct ctl_tunnel *t, uint64_t rx,
+		 uint64_t tx)
+{
+	struct ctlmsg_dump_tunnel *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	d->tunnel = t->add;
+	d->rx_packets = rx;
+	d->tx_packets = tx;
+	ctl_cm_on_dump(&e->a.node, t, d);
+	free(d);
+}
+
+#define SEC UINT64_C(1000000000)
+
+static void test_cm_dead_peer_is_tested_then_dropped(void **state)
+{
+	struct env *e = *state;
+	struct ctl_tunnel *t = establish(e);
+	struct ctlmsg_inject_sa *m;
+	uint16_t type = 0;
+
+	assert_non_null(t);
+	/* We send, the peer says nothing: a check 5 s later (§5.2). */
+	e->a.node.now_ns = 100 * SEC;
+	dump(e, t, 0, 10);
+	e->a.node.now_ns = 104 * SEC;
+	dump(e, t, 0, 20);
+	assert_false(next(e, &e->a, &type));
+	e->a.node.now_ns = 105 * SEC;
+	dump(e, t, 0, 30);
+	assert_int_equal(next(e, &e->a, &type),
+			 offsetof(struct ctlmsg_inject_sa, data));
+	assert_int_equal(type, CTLMSG_INJECT_SA);
+	m = (struct ctlmsg_inject_sa *)(void *)e->buf;
+	assert_int_equal(m->type, WIRE_TEST);
+	assert_int_equal(m->subtype, WIRE_SUB_TEST_REQUEST);
+	assert_int_equal(m->local_index, t->add.local_index);
+
+	/* Still nothing 10 s later: removed locally, without a closeTunnel. */
+	e->a.node.now_ns = 114 * SEC;
+	dump(e, t, 0, 31);
+	assert_false(next(e, &e->a, &type));
+	e->a.node.now_ns = 115 * SEC;
+	dump(e, t, 0, 31);
+	assert_true(next(e, &e->a, &type) > 0);
+	assert_int_equal(type, CTLMSG_TUNNEL_DEL);
+	assert_int_equal(((struct ctlmsg_tunnel_del *)(void *)e->buf)->send_close,
+			 0);
+	assert_null(ctl_tunnel_by_vpn(&e->a.node, 0x0a010002));
+}
+
+static void test_cm_live_peer_is_left_alone(void **state)
+{
+	struct env *e = *state;
+	struct ctl_tunnel *t = establish(e);
+	uint16_t type = 0;
+
+	e->a.node.now_ns = 100 * SEC;
+	dump(e, t, 0, 10);
+	/* The peer answers before the check: no test, no deletion. */
+	e->a.node.now_ns = 103 * SEC;
+	dump(e, t, 5, 20);
+	e->a.node.now_ns = 105 * SEC;
+	dump(e, t, 5, 30);
+	assert_false(next(e, &e->a, &type));
+	/* Watched again from the next send; receive-only is never checked. */
+	e->a.node.now_ns = 200 * SEC;
+	dump(e, t, 50, 30);
+	e->a.node.now_ns = 300 * SEC;
+	dump(e, t, 90, 30);
+	assert_false(next(e, &e->a, &type));
+	assert_non_null(ctl_tunnel_by_vpn(&e->a.node, 0x0a010002));
+
+	/* The dumps come once a second while there are tunnels. */
+	e->a.node.now_ns = 301 * SEC;
+	ctl_cm_timers(&e->a.node);
+	assert_int_equal(next(e, &e->a, &type), sizeof(struct ctlmsg_hdr));
+	assert_int_equal(type, CTLMSG_DUMP);
+	ctl_cm_timers(&e->a.node);
+	assert_false(next(e, &e->a, &type));
+}
+
+static void test_punchy_keepalives(void **state)
+{
+	struct env *e = *state;
+	struct ctlmsg_inject_raw *m;
+	uint16_t type = 0;
+
+	(void)establish(e);
+	e->a.node.cfg.punch = true;
+	e->a.node.now_ns = 50 * SEC;
+	ctl_punchy_timers(&e->a.node);
+	m = take_raw(e, &e->a);
+	assert_int_equal(m->len, 1);
+	assert_int_equal(m->data[0], WIRE_PUNCH_KEEPALIVE);
+	assert_memory_equal(&m->to, &e->b.addr, sizeof(m->to));
+	e->a.node.now_ns = 59 * SEC;
+	ctl_punchy_timers(&e->a.node);
+	assert_false(next(e, &e->a, &type));
+	e->a.node.now_ns = 60 * SEC;
+	ctl_punchy_timers(&e->a.node);
+	assert_int_equal(take_raw(e, &e->a)->len, 1);
+	/* Off by default, as in 1.6.1's code. */
+	e->a.node.cfg.punch = false;
+	e->a.node.now_ns = 100 * SEC;
+	ctl_punchy_timers(&e->a.node);
+	assert_false(next(e, &e->a, &type));
 }
 
 static void test_hsm_both_roles(void **state)
@@ -349,6 +477,13 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hsm_rejects_bad_peers,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cm_dead_peer_is_tested_then_dropped, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_cm_live_peer_is_left_alone,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_punchy_keepalives, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
