@@ -18,12 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
 
 #include "aead.h"
+#include "capool.h"
+#include "cert.h"
 #include "appendix_a.h"
 #include "keys.h"
 #include "log.h"
@@ -56,11 +59,12 @@ static struct sockaddr_in6 addr4(uint8_t last)
 	return a;
 }
 
-static void peer_init(struct peer *p, const char *cert_pem,
-		      const char *key_pem, uint8_t other_last, uint8_t my_last)
+static void peer_init_at(struct peer *p, const char *cert_pem,
+			 const char *key_pem, uint8_t other_last,
+			 uint8_t my_last, time_t load_time)
 {
 	struct vl_status st = { "" };
-	struct timespec now = { .tv_sec = 1800000000 };
+	struct timespec now = { .tv_sec = load_time };
 	int sv[2];
 
 	memset(p, 0, sizeof(*p));
@@ -91,6 +95,12 @@ static void peer_init(struct peer *p, const char *cert_pem,
 	p->node.dp_fd = sv[0];
 	p->dp = sv[1];
 	p->node.set_up = true;
+}
+
+static void peer_init(struct peer *p, const char *cert_pem,
+		      const char *key_pem, uint8_t other_last, uint8_t my_last)
+{
+	peer_init_at(p, cert_pem, key_pem, other_last, my_last, 1800000000);
 }
 
 static int setup(void **state)
@@ -437,6 +447,102 @@ static void test_hsm_race_higher_ip_wins(void **state)
 	assert_non_null(ctl_tunnel_by_vpn(&e->b.node, 0x0a010001));
 }
 
+/*
+ * A certificate for host-a's key and address, valid [nb, na], signed by
+ * the vector CA or, when @own_ca, by a CA made here that B does not trust.
+ */
+static char *host_a_cert(int64_t nb, int64_t na, uint32_t ip, bool own_ca)
+{
+	static const char *const groups[] = { "g1" };
+	struct ctl_ipnet net = { ip, 0xffff0000 };
+	struct ctl_cert ca = { .name = "stranger-ca", .is_ca = true,
+			       .not_before = nb, .not_after = na };
+	struct ctl_cert c = { .name = "host-a", .ips = &net, .n_ips = 1,
+			      .groups = groups, .n_groups = 1,
+			      .not_before = nb, .not_after = na };
+	uint8_t ca_sk[64];
+	char *pem;
+	size_t len;
+
+	memcpy(c.pubkey, vec_host_a_pub, 32);
+	c.pubkey_len = 32;
+	if (own_ca) {
+		ctl_key_ed25519_generate(ca_sk, ca.pubkey);
+		ca.pubkey_len = 32;
+		assert_int_equal(ctl_cert_sign(&ca, ca_sk), 0);
+		assert_int_equal(ctl_cert_fingerprint(&ca, c.issuer), 0);
+	} else {
+		memcpy(ca_sk, vec_ca_sk, 64);
+		memcpy(c.issuer, vec_ca_fp, 32);
+	}
+	c.issuer_len = 32;
+	assert_int_equal(ctl_cert_sign(&c, ca_sk), 0);
+	assert_int_equal(ctl_cert_encode_pem(&c, &pem, &len), 0);
+	return pem;
+}
+
+/* A (with @cert) starts a handshake to B; B must not answer. */
+static void assert_refused(struct env *e, const char *cert, time_t load)
+{
+	struct ctlmsg_inject_raw *m;
+	uint16_t type;
+
+	ctl_node_free(&e->a.node);
+	close(e->a.dp);
+	peer_init_at(&e->a, cert, vec_host_a_key_pem, 2, 1, load);
+	/* The static entry reaches B's address whatever A's own IP is. */
+	ctl_hs_start(&e->a.node, e->a.node.statics[0].vpn_ip);
+	m = take_raw(e, &e->a);
+	deliver(&e->a, &e->b, m);
+	assert_false(next(e, &e->b, &type));
+	assert_int_equal(e->b.node.n_tunnels, 0);
+}
+
+static void test_hsm_refuses_certificates(void **state)
+{
+	struct env *e = *state;
+	char *pem;
+
+	/* Signed by a CA B does not trust. */
+	pem = host_a_cert(1700000000, 2000000000, 0x0a010001, true);
+	assert_refused(e, pem, 1800000000);
+	free(pem);
+
+	/* Expired (B checks at the real time, long after 1700000100). */
+	pem = host_a_cert(1700000000, 1700000100, 0x0a010001, false);
+	assert_refused(e, pem, 1700000050);
+	free(pem);
+
+	/* Claiming B's own VPN IP. */
+	pem = host_a_cert(1700000000, 2000000000, 0x0a010002, false);
+	assert_refused(e, pem, 1800000000);
+	free(pem);
+
+	/* Blocklisted by fingerprint (pki.blocklist). */
+	assert_int_equal(ctl_capool_block(&e->b.node.pki.pool, vec_host_a_fp),
+			 0);
+	assert_refused(e, vec_host_a_pem, 1800000000);
+
+	/* The genuine certificate, unblocked, still works: the tests can fail. */
+	ctl_capool_free(&e->b.node.pki.pool);
+	{
+		struct vl_status st = { "" };
+		struct timespec now = { .tv_sec = 1800000000 };
+		size_t n_expired;
+
+		ctl_capool_init(&e->b.node.pki.pool);
+		assert_int_equal(ctl_capool_load_pem(&e->b.node.pki.pool,
+						     (const uint8_t *)vec_ca_pem,
+						     strlen(vec_ca_pem), &now,
+						     &n_expired, &st),
+				 0);
+	}
+	ctl_node_free(&e->a.node);
+	close(e->a.dp);
+	peer_init(&e->a, vec_host_a_pem, vec_host_a_key_pem, 2, 1);
+	assert_non_null(establish(e));
+}
+
 static void test_hsm_rejects_bad_peers(void **state)
 {
 	struct env *e = *state;
@@ -476,6 +582,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hsm_race_higher_ip_wins,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hsm_rejects_bad_peers,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hsm_refuses_certificates,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cm_dead_peer_is_tested_then_dropped, setup,
