@@ -80,12 +80,42 @@ static struct ctlmsg_punt *punt(struct dp_worker *w, uint32_t reason,
 	return m;
 }
 
+/* A token from the source's bucket; false when it is empty (see worker.h). */
+static bool punt_allowed(struct dp_worker *w, const struct sockaddr_in6 *a)
+{
+	uint32_t h = 2166136261u, cap = DP_PUNT_BURST * 1000;
+	const uint8_t *b = a->sin6_addr.s6_addr;
+	struct dp_punt_bucket *k;
+	uint64_t refill;
+
+	/* FNV-1a over the address and port: cheap, and spreads sources. */
+	for (int i = 0; i < 16; i++)
+		h = (h ^ b[i]) * 16777619u;
+	h = (h ^ a->sin6_port) * 16777619u;
+	k = &w->punt_buckets[h % DP_PUNT_BUCKETS];
+
+	refill = (w->now_ns - k->last_ns) / 1000 * DP_PUNT_RATE / 1000;
+	if (!k->last_ns || refill >= cap || k->tokens + refill >= cap)
+		k->tokens = cap;
+	else
+		k->tokens += (uint32_t)refill;
+	k->last_ns = w->now_ns;
+	if (k->tokens < 1000)
+		return false;
+	k->tokens -= 1000;
+	return true;
+}
+
 /* Handshakes and recv_errors go to the control plane as they came. */
 static void punt_raw(struct dp_worker *w, uint32_t reason,
 		     const struct dp_pkt *p)
 {
 	struct ctlmsg_punt *m;
 
+	if (!punt_allowed(w, &p->addr)) {
+		dp_drop(w, DP_DROP_PUNT_RATE);
+		return;
+	}
 	if (p->len > sizeof(m->data)) {
 		dp_drop(w, DP_DROP_TOO_BIG);
 		return;

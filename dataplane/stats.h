@@ -23,6 +23,7 @@
 	X(SPOOFED, "inner source is not the peer's")                         \
 	X(NOT_FOR_US, "inner destination is not ours")                       \
 	X(PUNT_FULL, "queue to the control thread full")                     \
+	X(PUNT_RATE, "handshakes from one address above the rate limit")     \
 	X(TUN_WRITE, "TUN device refused the packet")                        \
 	X(NOT_IPV4, "outbound packet is not IPv4")                           \
 	X(TO_SELF, "outbound packet for our own address")                    \

@@ -33,6 +33,9 @@ struct tun_dev;
 #define DP_PENDING_PER_PEER 100
 #define DP_PENDING_PEERS 64
 #define DP_PENDING_BUFS 512
+#define DP_PUNT_RATE 20     /* handshake punts per second per source */
+#define DP_PUNT_BURST 40
+#define DP_PUNT_BUCKETS 1024
 
 /* What every worker reads: the setup and the published tables. */
 struct dp_shared {
@@ -87,6 +90,18 @@ struct dp_worker {
 	unsigned int n_pending_free;
 	uint16_t pending_sent[DP_PENDING_BUFS]; /* in to_net this burst */
 	unsigned int n_pending_sent;
+
+	/*
+	 * Handshakes and recv_errors go to the control plane at most
+	 * DP_PUNT_RATE per second per source address (burst DP_PUNT_BURST),
+	 * so a flood costs a counter here instead of an X25519 there. A small
+	 * table of buckets, hashed by address; a collision only shares a
+	 * bucket, never lets more through.
+	 */
+	struct dp_punt_bucket {
+		uint64_t last_ns;
+		uint32_t tokens; /* in 1/1000 */
+	} punt_buckets[DP_PUNT_BUCKETS];
 
 	struct dp_counters stats;
 };

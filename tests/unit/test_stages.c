@@ -533,6 +533,39 @@ static void test_stages_lease(void **state)
 	assert_false(dp_sa_lease_wanted(e->sa)); /* asked once */
 }
 
+static void test_stages_handshake_flood_rate_limited(void **state)
+{
+	struct env *e = *state;
+	uint8_t hs[40] = { 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	const uint8_t *d[50];
+	unsigned int len[50];
+	struct sockaddr_in6 flood = addr4("172.31.9.9", 4242);
+	struct sockaddr_in6 other = addr4("172.31.9.10", 4242);
+
+	for (int i = 0; i < 50; i++) {
+		d[i] = hs;
+		len[i] = sizeof(hs);
+	}
+	/* One source: the burst allowance, then a counted drop for each. */
+	inbound(e, d, len, 50, &flood);
+	assert_int_equal(e->w.n_punts, DP_PUNT_BURST);
+	assert_int_equal(e->w.stats.drops[DP_DROP_PUNT_RATE],
+			 50 - DP_PUNT_BURST);
+	/* Another source is not held back by the first. */
+	inbound(e, d, len, 1, &other);
+	assert_int_equal(e->w.n_punts, 1);
+
+	/* One second later the flooding source has DP_PUNT_RATE again. */
+	for (unsigned int i = 0; i < 50; i++) {
+		memcpy(e->rx[i], hs, sizeof(hs));
+		e->pkts[i] = (struct dp_pkt){ .data = e->rx[i],
+					      .len = sizeof(hs), .addr = flood };
+	}
+	dp_worker_begin(&e->w, 1000 + 1000000000ull);
+	dp_in_burst(&e->w, e->pkts, 50);
+	assert_int_equal(e->w.n_punts, DP_PUNT_RATE);
+}
+
 static void test_stages_drop_names(void **state)
 {
 	(void)state;
@@ -564,6 +597,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stages_lease, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_stages_handshake_flood_rate_limited, setup,
+			teardown),
 		cmocka_unit_test(test_stages_drop_names),
 	};
 
