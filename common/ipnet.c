@@ -2,9 +2,11 @@
 #include "ipnet.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 int vl_ip4_parse(const char *s, uint32_t *ip)
 {
@@ -46,4 +48,29 @@ int vl_cidr4_parse(const char *s, uint32_t *ip, uint32_t *mask)
 		return -EINVAL;
 	*mask = bits ? UINT32_MAX << (32 - bits) : 0;
 	return 0;
+}
+
+const char *vl_ip4_format(uint32_t ip, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u.%u", ip >> 24, ip >> 16 & 0xff,
+		 ip >> 8 & 0xff, ip & 0xff);
+	return buf;
+}
+
+const char *vl_addr_format(const struct sockaddr_in6 *a, char *buf,
+			   size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (a->sin6_family != AF_INET6)
+		return NULL;
+	if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+		inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host,
+			  sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(a->sin6_port));
+	} else {
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
+	}
+	return buf;
 }

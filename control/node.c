@@ -46,21 +46,13 @@ static uint64_t mono_ns(void)
 
 void ctl_ip_str(uint32_t ip, char buf[16])
 {
-	snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, ip >> 16 & 0xff,
-		 ip >> 8 & 0xff, ip & 0xff);
+	vl_ip4_format(ip, buf, 16);
 }
 
 void ctl_addr_str(const struct sockaddr_in6 *a, char *buf, size_t len)
 {
-	char ip[INET6_ADDRSTRLEN];
-
-	if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-		inet_ntop(AF_INET, a->sin6_addr.s6_addr + 12, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(a->sin6_port));
-	} else {
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(a->sin6_port));
-	}
+	if (!vl_addr_format(a, buf, len))
+		snprintf(buf, len, "(none)");
 }
 
 unsigned int ctl_addr_resolve(const char *hostport, struct sockaddr_in6 *out,

@@ -83,6 +83,7 @@
 #include <sodium.h>
 
 #include "aead.h"
+#include "ipnet.h"
 #include "port.h"
 #include "status.h"
 #include "tun_mq.h"
@@ -208,29 +209,14 @@ say(const struct dp_ctl *c, enum dp_ctl_log_level level, const char *fmt, ...)
 	c->cfg.log(level, "%s", msg);
 }
 
+/* An address for a log line; "(none)" when there is none. */
 static const char *fmt_addr(const struct sockaddr_in6 *a, char *buf, size_t len)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (!a->sin6_family) {
+	if (!vl_addr_format(a, buf, len))
 		snprintf(buf, len, "(none)");
-	} else if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-		inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host,
-			  sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(a->sin6_port));
-	} else {
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
-	}
 	return buf;
 }
 
-static const char *fmt_ip(uint32_t ip, char *buf, size_t len)
-{
-	uint32_t be = htonl(ip);
-
-	return inet_ntop(AF_INET, &be, buf, (socklen_t)len);
-}
 
 /* ---- Validation ---------------------------------------------------- */
 
@@ -1194,7 +1180,7 @@ static int on_tunnel_add(struct dp_ctl *c, const struct ctlmsg_tunnel_add *m,
 	c->n_tunnels++;
 	reclaim(c, DP_CTL_SYNC_MS, false);
 	say(c, DP_CTL_LOG_INFO, "Tunnel %08x added: vpn %s, remote %s",
-	    m->local_index, fmt_ip(m->vpn_ip, ip, sizeof(ip)),
+	    m->local_index, vl_ip4_format(m->vpn_ip, ip, sizeof(ip)),
 	    fmt_addr(&m->remote, addr, sizeof(addr)));
 	return 0;
 }

@@ -43,6 +43,7 @@
 #include "aead.h"
 #include "cert.h"
 #include "ctlmsg.h"
+#include "ipnet.h"
 #include "flags.h"
 #include "stats.h"
 #include "status.h"
@@ -287,32 +288,7 @@ static const char *fmt_ago(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-static const char *fmt_ip(uint32_t ip, char *buf, size_t len)
-{
-	uint32_t be = htonl(ip);
 
-	if (!inet_ntop(AF_INET, &be, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
-	return buf;
-}
-
-/* "a.b.c.d:port" for v4-mapped, "[v6]:port" else; NULL when unknown. */
-static const char *fmt_addr(const struct sockaddr_in6 *a, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (a->sin6_family != AF_INET6)
-		return NULL;
-	if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-		inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host,
-			  sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(a->sin6_port));
-	} else {
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
-	}
-	return buf;
-}
 
 /*
  * Certificate names are UTF-8 chosen by whoever ran the CA: control
@@ -698,11 +674,11 @@ static void tunnel_text(const struct ctlmsg_dump_tunnel *d, uint64_t now)
 	char why[VL_STATUS_MAX + 32], ip[INET_ADDRSTRLEN];
 	char addr[INET6_ADDRSTRLEN + 8], a[32], b[32], ago[96];
 	char *name = cert_name(t, why, sizeof(why));
-	const char *remote = fmt_addr(&t->remote, addr, sizeof(addr));
+	const char *remote = vl_addr_format(&t->remote, addr, sizeof(addr));
 
 	printf("tunnel: ");
 	put_text(name ? name : why);
-	printf("\n  vpn ip: %s\n", fmt_ip(t->vpn_ip, ip, sizeof(ip)));
+	printf("\n  vpn ip: %s\n", vl_ip4_format(t->vpn_ip, ip, sizeof(ip)));
 	printf("  endpoint: %s\n", remote ? remote : "(none)");
 	printf("  indexes: local %08x, remote %08x\n", t->local_index,
 	       t->remote_index);
@@ -743,8 +719,8 @@ static void tunnel_json(const struct ctlmsg_dump_tunnel *d, uint64_t now)
 	printf("    {\n      \"name\": ");
 	put_json_str_or_null(name);
 	printf(",\n      \"vpn_ip\": \"%s\",\n      \"remote\": ",
-	       fmt_ip(t->vpn_ip, ip, sizeof(ip)));
-	put_json_str_or_null(fmt_addr(&t->remote, addr, sizeof(addr)));
+	       vl_ip4_format(t->vpn_ip, ip, sizeof(ip)));
+	put_json_str_or_null(vl_addr_format(&t->remote, addr, sizeof(addr)));
 	printf(",\n      \"local_index\": %u,\n      \"remote_index\": %u,\n",
 	       t->local_index, t->remote_index);
 	printf("      \"cipher\": ");

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ipnet.h"
 #include "status.h"
 #include "wire.h"
 
@@ -96,21 +97,6 @@ struct dp_port {
 
 	struct dp_port_stats stats;
 };
-
-static const char *fmt_addr(const struct sockaddr_in6 *a, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-		inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host,
-			  sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(a->sin6_port));
-	} else {
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
-	}
-	return buf;
-}
 
 static int set_int(int fd, int level, int name, int val)
 {
@@ -236,9 +222,9 @@ close_fd:
 	close(p->fd);
 free_port:
 	free(p);
-	vl_status_prefix(st, "udp %s queue %u: ",
-			 fmt_addr(&cfg->listen, addr, sizeof(addr)),
-			 cfg->queue);
+	if (!vl_addr_format(&cfg->listen, addr, sizeof(addr)))
+		snprintf(addr, sizeof(addr), "(no address)");
+	vl_status_prefix(st, "udp %s queue %u: ", addr, cfg->queue);
 	return err;
 }
 
