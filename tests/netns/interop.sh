@@ -20,44 +20,9 @@
 set -euo pipefail
 
 : "${VELA:?path to the vela binary}" "${VELA_CERT:?path to vela-cert}"
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }
-for tool in nebula iperf3 ip; do
-	command -v "$tool" >/dev/null || { echo "skip: $tool not installed"; exit 77; }
-done
-
-N=$(( $$ % 250 + 1 ))
-NSA=vela-a-$$ NSB=vela-b-$$
-VA=vla$$ VB=vlb$$
-WORK=$(mktemp -d /tmp/vela-interop.XXXXXX)
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	ip netns del "$NSA" 2>/dev/null || true
-	ip netns del "$NSB" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	echo "--- vela log"; tail -n 40 "$WORK/vela.log" 2>/dev/null || true
-	echo "--- peer log"; tail -n 40 "$WORK/nebula.log" 2>/dev/null || true
-	exit 1
-}
-
-ip netns add "$NSA"
-ip netns add "$NSB"
-ip link add "$VA" type veth peer name "$VB"
-ip link set "$VA" netns "$NSA"
-ip link set "$VB" netns "$NSB"
-ip -n "$NSA" addr add "172.31.$N.1/24" dev "$VA"
-ip -n "$NSB" addr add "172.31.$N.2/24" dev "$VB"
-for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
-ip -n "$NSA" link set "$VA" up
-ip -n "$NSB" link set "$VB" up
+. "$(dirname "$0")/lib.sh"
+netns_require nebula iperf3 ping python3
+netns_pair vela-interop 31
 
 cd "$WORK"
 "$VELA_CERT" ca -name interop-ca -duration 2h
@@ -101,16 +66,11 @@ start() { # peer
 	PIDS+=($!); NEBULA_PID=$!
 	ip netns exec "$NSA" "$VELA" -config a.yml >>vela.log 2>&1 &
 	PIDS+=($!); VELA_PID=$!
-	# Both TUN devices up (bounded).
-	for _ in $(seq 50); do
-		ip -n "$NSA" link show vela-a >/dev/null 2>&1 &&
-			ip -n "$NSB" link show nebula-b >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "devices did not come up"
+	wait_dev "$NSA" vela-a
+	wait_dev "$NSB" nebula-b
 }
 
-# vela first: on SIGTERM it sends closeTunnel to its peers (§5.3).
+# A first: on SIGTERM vela sends closeTunnel to its peers (§5.3).
 stop() {
 	kill "$VELA_PID" 2>/dev/null || true
 	timeout 10 tail --pid="$VELA_PID" -f /dev/null || true

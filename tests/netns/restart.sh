@@ -16,45 +16,9 @@
 set -euo pipefail
 
 : "${VELA:?path to the vela binary}" "${VELA_CERT:?path to vela-cert}"
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }
-for tool in nebula ping ip pgrep iperf3 python3; do
-	command -v "$tool" >/dev/null || { echo "skip: $tool not installed"; exit 77; }
-done
-
-N=$(( $$ % 250 + 1 ))
-NSA=vela-ra-$$ NSB=vela-rb-$$
-VA=vra$$ VB=vrb$$
-WORK=$(mktemp -d /tmp/vela-restart.XXXXXX)
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	pkill -9 -f "$WORK/" 2>/dev/null || true
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	ip netns del "$NSA" 2>/dev/null || true
-	ip netns del "$NSB" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	echo "--- vela log"; tail -n 30 "$WORK/vela.log" 2>/dev/null || true
-	echo "--- nebula log"; tail -n 20 "$WORK/nebula.log" 2>/dev/null || true
-	exit 1
-}
-
-ip netns add "$NSA"
-ip netns add "$NSB"
-ip link add "$VA" type veth peer name "$VB"
-ip link set "$VA" netns "$NSA"
-ip link set "$VB" netns "$NSB"
-ip -n "$NSA" addr add "172.30.$N.1/24" dev "$VA"
-ip -n "$NSB" addr add "172.30.$N.2/24" dev "$VB"
-for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
-ip -n "$NSA" link set "$VA" up
-ip -n "$NSB" link set "$VB" up
+. "$(dirname "$0")/lib.sh"
+netns_require nebula ping pgrep iperf3 python3
+netns_pair vela-restart 30
 
 cd "$WORK"
 "$VELA_CERT" ca -name restart-ca -duration 2h
@@ -86,11 +50,8 @@ PIDS+=($!)
 handshakes() { grep -c "Handshake message received\|Handshake message sent" nebula.log || true; }
 daemon_pid() { pgrep -f "$1.*$WORK/" | head -n1; }
 
-for _ in $(seq 50); do
-	ip -n "$NSA" link show vela-a >/dev/null 2>&1 &&
-		ip -n "$NSB" link show nebula-b >/dev/null 2>&1 && break
-	sleep 0.1
-done
+wait_dev "$NSA" vela-a
+wait_dev "$NSB" nebula-b
 timeout 20 ip netns exec "$NSA" ping -c 3 -W 2 -i 0.3 10.43.0.2 >/dev/null ||
 	fail "no tunnel to start with"
 before=$(handshakes)
