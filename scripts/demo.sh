@@ -2,10 +2,13 @@
 # The README's main job: installs what is missing, builds Vela, and walks
 # through a Nebula PKI made with vela-cert -- a CA, host certificates for a
 # lighthouse, a gateway serving a LAN and a laptop whose key never leaves it --
-# checking each step with the real nebula-cert 1.6.1. Files stay in
+# checking each step with the real nebula-cert 1.6.1. Then, as root, a Vela
+# node and a real nebula node with those certificates ping each other in two
+# network namespaces (removed again at the end). Files stay in
 # build/demo-pki for a look afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -66,4 +69,45 @@ run "$vela_cert" print -path real-nebula.crt
 step "Files (all mode 0600)"
 ls -l
 echo
-echo "Done: the PKI is in $dir. ca.png holds the CA certificate as a QR code."
+echo "The PKI is in $dir. ca.png holds the CA certificate as a QR code."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "(Run as root to also see a Vela node talk to a nebula node.)"
+	exit 0
+fi
+PKI=$PWD
+# shellcheck source=../tests/netns/lib.sh
+. "$ROOT/tests/netns/lib.sh"
+netns_require nebula ping
+step "The laptop as a Vela node, the lighthouse host as a real nebula node, in two namespaces"
+netns_pair vela-demo 29
+cat >"$WORK/vela.yml" <<YML
+pki: {ca: $PKI/ca.crt, cert: $PKI/laptop.crt, key: $PKI/laptop.key}
+static_host_map: {"10.42.0.1": ["172.29.$N.2:4242"]}
+listen: {host: 0.0.0.0, port: 4242}
+tun: {dev: vela0}
+dataplane: {backend: udp, workers: 2, mode: event, socket: $WORK/vela.sock}
+YML
+cat >"$WORK/nebula.yml" <<YML
+pki: {ca: $PKI/ca.crt, cert: $PKI/lighthouse.crt, key: $PKI/lighthouse.key}
+static_host_map: {"10.42.0.10": ["172.29.$N.1:4242"]}
+listen: {host: 0.0.0.0, port: 4242}
+tun: {dev: nebula0}
+firewall:
+  outbound: [{port: any, proto: any, host: any}]
+  inbound: [{port: any, proto: any, host: any}]
+YML
+ip netns exec "$NSB" nebula -config "$WORK/nebula.yml" >"$WORK/nebula.log" 2>&1 &
+PIDS+=($!)
+ip netns exec "$NSA" "$ROOT/build/release/control/vela" -config "$WORK/vela.yml" \
+	>"$WORK/vela.log" 2>&1 &
+PIDS+=($!)
+wait_dev "$NSA" vela0
+wait_dev "$NSB" nebula0
+run ip netns exec "$NSA" ping -c 3 -i 0.3 -W 2 10.42.0.1
+run ip netns exec "$NSB" ping -c 3 -i 0.3 -W 2 10.42.0.10
+step "What the Vela node's dataplane says (dpctl)"
+run "$ROOT/build/release/dataplane/dpctl" -s "$WORK/vela.sock" show
+run "$ROOT/build/release/dataplane/dpctl" -s "$WORK/vela.sock" tunnels
+echo
+echo "Done."
