@@ -54,6 +54,10 @@ static volatile sig_atomic_t stop_flag;
 
 /* execv() takes char *const []: writable copies of the fixed arguments. */
 static char arg_s[] = "-s", arg_config[] = "-config", arg_test[] = "-test";
+static char arg_log_level[] = "-log-level", arg_log_format[] = "-log-format";
+static const char *const level_names[] = { "panic", "fatal", "error",
+					   "warning", "info",  "debug",
+					   "trace" };
 
 static void on_signal(int sig)
 {
@@ -77,7 +81,7 @@ static bool beside(char *out, const char *dir, const char *name)
 struct child {
 	const char *name;
 	char path[PATH_MAX];
-	char *argv[6];
+	char *argv[8];
 	pid_t pid;
 	time_t started;
 };
@@ -136,7 +140,7 @@ int main(int argc, char **argv)
 	struct child ctl = { .name = "vela-control" };
 	struct ctl_config cfg;
 	struct opts o = defaults;
-	char self[PATH_MAX], *slash, *socket;
+	char self[PATH_MAX], *slash, *socket, level[16], format[8];
 	ssize_t n;
 	int used, err;
 
@@ -190,6 +194,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	socket = strdup(cfg.socket);
+	/* The dataplane logs as the config says, like the control plane. */
+	snprintf(level, sizeof(level), "%s", level_names[cfg.log_level]);
+	snprintf(format, sizeof(format), "%s",
+		 cfg.log_format == CTL_LOG_JSON ? "json" : "text");
 	ctl_config_free(&cfg);
 	if (!socket)
 		return 1;
@@ -197,6 +205,10 @@ int main(int argc, char **argv)
 	dp.argv[0] = dp.path;
 	dp.argv[1] = arg_s;
 	dp.argv[2] = socket;
+	dp.argv[3] = arg_log_level;
+	dp.argv[4] = level;
+	dp.argv[5] = arg_log_format;
+	dp.argv[6] = format;
 	ctl.argv[0] = ctl.path;
 	ctl.argv[1] = arg_config;
 	ctl.argv[2] = (char *)o.config;

@@ -30,14 +30,38 @@
 
 struct opts {
 	const char *socket;
+	const char *log_level;
+	const char *log_format;
 };
 
+/* vela passes the config's logging.level and logging.format along. */
 static const struct vl_flag flags[] = {
 	{ "s", VL_FLAG_STRING, offsetof(struct opts, socket),
 	  "Path of the control socket vela-control and dpctl connect to" },
+	{ "log-level", VL_FLAG_STRING, offsetof(struct opts, log_level),
+	  "panic, fatal, error, warning, info, debug or trace (as logging.level)" },
+	{ "log-format", VL_FLAG_STRING, offsetof(struct opts, log_format),
+	  "text or json (as logging.format)" },
 };
 
-static const struct opts defaults = { .socket = DEFAULT_SOCKET };
+static const struct opts defaults = { .socket = DEFAULT_SOCKET,
+				      .log_level = "info",
+				      .log_format = "text" };
+
+/* logging.level's names, in enum vl_log_level order. */
+static int log_level(const char *name)
+{
+	static const char *const names[] = { "panic", "fatal", "error",
+					     "warning", "info", "debug",
+					     "trace" };
+
+	if (!strcmp(name, "warn"))
+		return VL_LOG_WARN;
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return -1;
+}
 
 static _Atomic bool stop;
 
@@ -100,6 +124,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (log_level(o.log_level) < 0 ||
+	    (strcmp(o.log_format, "text") && strcmp(o.log_format, "json"))) {
+		fprintf(stderr, "-log-level or -log-format: unknown value\n");
+		usage(stderr);
+		return 2;
+	}
+	vl_log_setup((enum vl_log_level)log_level(o.log_level),
+		     !strcmp(o.log_format, "json"), false);
 
 	/* No SA_RESTART: poll() returns at once with EINTR. */
 	sigemptyset(&sa.sa_mask);
