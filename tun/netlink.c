@@ -209,7 +209,7 @@ static int ack_errno(const struct nlmsghdr *h, char *kmsg, size_t kmsg_len)
 }
 
 /* One datagram from the kernel into nl->buf; its length, or -errno. */
-static int recv_one(struct nl_conn *nl, const char *what, struct vl_status *st)
+static int recv_one(struct tun_nl_conn *nl, const char *what, struct vl_status *st)
 {
 	struct pollfd pfd = { .fd = nl->fd, .events = POLLIN };
 	struct sockaddr_nl sa;
@@ -261,7 +261,7 @@ static int reply_err(int cb_err, const char *what, struct vl_status *st)
  * Sends @r and reads until its ACK or NLMSG_DONE, handing every other
  * reply to @cb. Returns the kernel's errno (or @cb's, or a local one).
  */
-static int transact(struct nl_conn *nl, struct req *r, const char *what,
+static int transact(struct tun_nl_conn *nl, struct req *r, const char *what,
 		    int (*cb)(const struct nlmsghdr *h, void *arg), void *arg,
 		    struct vl_status *st)
 {
@@ -328,7 +328,7 @@ static int transact(struct nl_conn *nl, struct req *r, const char *what,
 			     NL_RECV_MAX);
 }
 
-int nl_open(struct nl_conn *nl, struct vl_status *st)
+int tun_nl_open(struct tun_nl_conn *nl, struct vl_status *st)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	socklen_t sa_len = sizeof(sa);
@@ -371,7 +371,7 @@ free_buf:
 	return err;
 }
 
-void nl_close(struct nl_conn *nl)
+void tun_nl_close(struct tun_nl_conn *nl)
 {
 	if (nl->fd >= 0)
 		close(nl->fd);
@@ -386,7 +386,7 @@ static int link_parse(const struct nlmsghdr *h, void *arg)
 	const struct rtattr *info[IFLA_INFO_MAX + 1];
 	const struct rtattr *tun[IFLA_TUN_MAX + 1];
 	const struct ifinfomsg *ifi = NLMSG_DATA(h);
-	struct nl_link *link = arg;
+	struct tun_nl_link *link = arg;
 
 	if (h->nlmsg_type != RTM_NEWLINK)
 		return 0;
@@ -418,7 +418,7 @@ static int link_parse(const struct nlmsghdr *h, void *arg)
 	return 0;
 }
 
-int nl_link_get(struct nl_conn *nl, const char *name, struct nl_link *link,
+int tun_nl_link_get(struct tun_nl_conn *nl, const char *name, struct tun_nl_link *link,
 		struct vl_status *st)
 {
 	size_t len = strlen(name);
@@ -444,7 +444,7 @@ int nl_link_get(struct nl_conn *nl, const char *name, struct nl_link *link,
 	return 0;
 }
 
-int nl_link_set(struct nl_conn *nl, int ifindex, int mtu, int txqlen, int up,
+int tun_nl_link_set(struct tun_nl_conn *nl, int ifindex, int mtu, int txqlen, int up,
 		struct vl_status *st)
 {
 	char what[96];
@@ -478,7 +478,7 @@ static void fmt_ip4(char *out, size_t size, uint32_t addr)
 		snprintf(out, size, "?");
 }
 
-int nl_addr_add4(struct nl_conn *nl, int ifindex, uint32_t addr,
+int tun_nl_addr_add4(struct tun_nl_conn *nl, int ifindex, uint32_t addr,
 		 unsigned int prefix, struct vl_status *st)
 {
 	uint32_t be = htonl(addr);
@@ -502,7 +502,7 @@ int nl_addr_add4(struct nl_conn *nl, int ifindex, uint32_t addr,
 	return transact(nl, &r, what, NULL, NULL, st);
 }
 
-int nl_route_add4(struct nl_conn *nl, int ifindex, uint32_t dst,
+int tun_nl_route_add4(struct tun_nl_conn *nl, int ifindex, uint32_t dst,
 		  unsigned int prefix, int mtu, int metric,
 		  struct vl_status *st)
 {

@@ -10,10 +10,11 @@
  * waits at most NL_TIMEOUT_MS. With NETLINK_EXT_ACK the kernel's own error
  * text ("MTU greater than device maximum") goes into the vl_status message.
  *
- * Setup code only: calls block (bounded) and allocate. One struct nl_conn
+ * Setup code only: calls block (bounded) and allocate. One struct tun_nl_conn
  * per thread; link-event monitoring will use a socket of its own.
  *
- * Addresses are host byte order, as in common/ipnet.h.
+ * Addresses are host byte order, as in common/ipnet.h. Names are tun_nl_*:
+ * libnl owns nl_*, and the two must be able to share a binary.
  */
 
 #include <stdbool.h>
@@ -28,15 +29,15 @@ enum nl_limits {
 	NL_RECV_MAX = 64, /* datagrams read per request, stale ones included */
 };
 
-struct nl_conn {
+struct tun_nl_conn {
 	int fd;
 	uint32_t port; /* our netlink port id, as the kernel assigned it */
 	uint32_t seq;
 	uint8_t *buf; /* NL_RECV_LEN bytes */
 };
 
-/* What RTM_GETLINK tells about one device (nl_link_get). */
-struct nl_link {
+/* What RTM_GETLINK tells about one device (tun_nl_link_get). */
+struct tun_nl_link {
 	int ifindex;
 	unsigned int flags; /* IFF_UP, IFF_LOWER_UP, ... */
 	char name[IFNAMSIZ];
@@ -56,11 +57,11 @@ struct nl_link {
 };
 
 /* netlink.c; all return 0 or -errno with the reason in @st. */
-int nl_open(struct nl_conn *nl, struct vl_status *st);
-void nl_close(struct nl_conn *nl);
+int tun_nl_open(struct tun_nl_conn *nl, struct vl_status *st);
+void tun_nl_close(struct tun_nl_conn *nl);
 
 /* -ENODEV when no device has that name. */
-int nl_link_get(struct nl_conn *nl, const char *name, struct nl_link *link,
+int tun_nl_link_get(struct tun_nl_conn *nl, const char *name, struct tun_nl_link *link,
 		struct vl_status *st);
 
 /*
@@ -68,7 +69,7 @@ int nl_link_get(struct nl_conn *nl, const char *name, struct nl_link *link,
  * @up (1 up, 0 down), in one RTM_NEWLINK; the kernel applies the MTU and
  * queue length before it changes the flags.
  */
-int nl_link_set(struct nl_conn *nl, int ifindex, int mtu, int txqlen, int up,
+int tun_nl_link_set(struct tun_nl_conn *nl, int ifindex, int mtu, int txqlen, int up,
 		struct vl_status *st);
 
 /*
@@ -76,7 +77,7 @@ int nl_link_set(struct nl_conn *nl, int ifindex, int mtu, int txqlen, int up,
  * connected route. Adding an address the device already has with the
  * same prefix succeeds (NLM_F_REPLACE), as SIOCSIFADDR does for nebula.
  */
-int nl_addr_add4(struct nl_conn *nl, int ifindex, uint32_t addr,
+int tun_nl_addr_add4(struct tun_nl_conn *nl, int ifindex, uint32_t addr,
 		 unsigned int prefix, struct vl_status *st);
 
 /*
@@ -86,7 +87,7 @@ int nl_addr_add4(struct nl_conn *nl, int ifindex, uint32_t addr,
  * holds @dst/@prefix with that metric (NLM_F_EXCL: never take over a
  * route someone else installed).
  */
-int nl_route_add4(struct nl_conn *nl, int ifindex, uint32_t dst,
+int tun_nl_route_add4(struct tun_nl_conn *nl, int ifindex, uint32_t dst,
 		  unsigned int prefix, int mtu, int metric,
 		  struct vl_status *st);
 

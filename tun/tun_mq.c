@@ -73,18 +73,18 @@ static int check_name(const char *name, struct vl_status *st)
  */
 static int check_holder(const char *name, bool *exists, struct vl_status *st)
 {
-	struct nl_conn nl;
-	struct nl_link link;
+	struct tun_nl_conn nl;
+	struct tun_nl_link link;
 	int err;
 
 	*exists = false;
 	/* "" and "vela%d" are templates: the kernel picks a free name. */
 	if (!*name || strchr(name, '%'))
 		return 0;
-	err = nl_open(&nl, st);
+	err = tun_nl_open(&nl, st);
 	if (!err) {
-		err = nl_link_get(&nl, name, &link, st);
-		nl_close(&nl);
+		err = tun_nl_link_get(&nl, name, &link, st);
+		tun_nl_close(&nl);
 	}
 	if (err == -ENODEV)
 		return 0;
@@ -290,7 +290,7 @@ int tun_configure(struct tun_dev *t, uint32_t addr, uint32_t mask, int mtu,
 	uint32_t be_mask = htonl(mask);
 	int prefix = mask_prefix(mask);
 	char m[INET_ADDRSTRLEN];
-	struct nl_conn nl;
+	struct tun_nl_conn nl;
 	int err;
 
 	if (!t->n_queues || t->ifindex <= 0)
@@ -308,13 +308,13 @@ int tun_configure(struct tun_dev *t, uint32_t addr, uint32_t mask, int mtu,
 				     "tun %s: negative txqueuelen %d", t->name,
 				     txqueuelen);
 
-	err = nl_open(&nl, st);
+	err = tun_nl_open(&nl, st);
 	if (err)
 		return nl_failed(t, err, st);
-	err = nl_addr_add4(&nl, t->ifindex, addr, (unsigned int)prefix, st);
+	err = tun_nl_addr_add4(&nl, t->ifindex, addr, (unsigned int)prefix, st);
 	if (!err)
-		err = nl_link_set(&nl, t->ifindex, mtu, txqueuelen, 1, st);
-	nl_close(&nl);
+		err = tun_nl_link_set(&nl, t->ifindex, mtu, txqueuelen, 1, st);
+	tun_nl_close(&nl);
 	return err ? nl_failed(t, err, st) : 0;
 }
 
@@ -324,7 +324,7 @@ int tun_route_add(struct tun_dev *t, uint32_t dst, uint32_t mask, int mtu,
 	uint32_t be_dst = htonl(dst);
 	int prefix = mask_prefix(mask);
 	char ip[INET_ADDRSTRLEN];
-	struct nl_conn nl;
+	struct tun_nl_conn nl;
 	int err;
 
 	if (!t->n_queues || t->ifindex <= 0)
@@ -348,12 +348,12 @@ int tun_route_add(struct tun_dev *t, uint32_t dst, uint32_t mask, int mtu,
 				     "tun %s: route %s/%d: negative metric %d",
 				     t->name, ip, prefix, metric);
 
-	err = nl_open(&nl, st);
+	err = tun_nl_open(&nl, st);
 	if (err)
 		return nl_failed(t, err, st);
-	err = nl_route_add4(&nl, t->ifindex, dst, (unsigned int)prefix, mtu,
+	err = tun_nl_route_add4(&nl, t->ifindex, dst, (unsigned int)prefix, mtu,
 			    metric, st);
-	nl_close(&nl);
+	tun_nl_close(&nl);
 	if (err == -EEXIST)
 		return vl_status_set(
 			st, err,

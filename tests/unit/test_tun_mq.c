@@ -429,8 +429,8 @@ static void test_tun_configure(void **state)
 {
 	struct fx *f = *state;
 	char out[OUT_MAX];
-	struct nl_conn nl;
-	struct nl_link link;
+	struct tun_nl_conn nl;
+	struct tun_nl_link link;
 
 	open_configured(f, "velacfg0", 2);
 	run(out, sizeof(out), "ip -d -j link show dev velacfg0");
@@ -444,11 +444,11 @@ static void test_tun_configure(void **state)
 	run(out, sizeof(out), "ip -4 route show dev velacfg0");
 	assert_has(out, "10.99.0.0/16 proto kernel scope link src 10.99.0.1");
 
-	/* nl_link_get reads the same back. */
-	assert_int_equal(nl_open(&nl, &f->st), 0);
-	if (nl_link_get(&nl, "velacfg0", &link, &f->st))
-		fail_msg("nl_link_get: %s", f->st.msg);
-	nl_close(&nl);
+	/* tun_nl_link_get reads the same back. */
+	assert_int_equal(tun_nl_open(&nl, &f->st), 0);
+	if (tun_nl_link_get(&nl, "velacfg0", &link, &f->st))
+		fail_msg("tun_nl_link_get: %s", f->st.msg);
+	tun_nl_close(&nl);
 	assert_int_equal(link.ifindex, f->a.ifindex);
 	assert_string_equal(link.name, "velacfg0");
 	assert_string_equal(link.kind, "tun");
@@ -820,43 +820,43 @@ static void test_tun_close_removes_device(void **state)
 static void test_tun_netlink_errors(void **state)
 {
 	struct fx *f = *state;
-	struct nl_conn nl;
-	struct nl_link link;
+	struct tun_nl_conn nl;
+	struct tun_nl_link link;
 	int err;
 
-	assert_int_equal(nl_open(&nl, &f->st), 0);
-	assert_int_equal(nl_link_get(&nl, "velanone0", &link, &f->st), -ENODEV);
+	assert_int_equal(tun_nl_open(&nl, &f->st), 0);
+	assert_int_equal(tun_nl_link_get(&nl, "velanone0", &link, &f->st), -ENODEV);
 	assert_has(f->st.msg, "velanone0");
-	assert_int_equal(nl_link_get(&nl, "lo", &link, &f->st), 0);
+	assert_int_equal(tun_nl_link_get(&nl, "lo", &link, &f->st), 0);
 	assert_int_equal(link.ifindex, 1);
 	assert_true(link.flags & IFF_UP);
 	assert_string_equal(link.kind, "");
 
 	if (tun_open(&f->a, "velanl0", 1, &f->st))
 		fail_msg("tun_open: %s", f->st.msg);
-	err = nl_link_set(&nl, f->a.ifindex, 70000, -1, -1, &f->st);
+	err = tun_nl_link_set(&nl, f->a.ifindex, 70000, -1, -1, &f->st);
 	assert_int_equal(err, -EINVAL);
 	assert_has(f->st.msg, "mtu 70000");
-	assert_int_equal(nl_addr_add4(&nl, 99999, VPN_ADDR, 16, &f->st),
+	assert_int_equal(tun_nl_addr_add4(&nl, 99999, VPN_ADDR, 16, &f->st),
 			 -ENODEV);
-	assert_int_equal(nl_route_add4(&nl, 99999, IP4(10, 200, 0, 0), 24, 0, 0,
+	assert_int_equal(tun_nl_route_add4(&nl, 99999, IP4(10, 200, 0, 0), 24, 0, 0,
 				       &f->st),
 			 -ENODEV);
 	/* The socket still works after errors (sequence numbers in step). */
-	assert_int_equal(nl_link_set(&nl, f->a.ifindex, 1400, 100, 1, &f->st),
+	assert_int_equal(tun_nl_link_set(&nl, f->a.ifindex, 1400, 100, 1, &f->st),
 			 0);
-	assert_int_equal(nl_link_get(&nl, "velanl0", &link, &f->st), 0);
+	assert_int_equal(tun_nl_link_get(&nl, "velanl0", &link, &f->st), 0);
 	assert_int_equal(link.mtu, 1400);
 	assert_int_equal(link.txqlen, 100);
-	nl_close(&nl);
-	nl_close(&nl);
+	tun_nl_close(&nl);
+	tun_nl_close(&nl);
 }
 
 /* Private netns with lo up; IPv6 off so no router solicitations appear. */
 static int netns_enter(void)
 {
 	struct vl_status st = { "" };
-	struct nl_conn nl;
+	struct tun_nl_conn nl;
 	int err;
 
 	if (unshare(CLONE_NEWNET)) {
@@ -875,11 +875,11 @@ static int netns_enter(void)
 		printf("test_tun_mq: cannot turn rp_filter off\n");
 		return 1;
 	}
-	err = nl_open(&nl, &st);
+	err = tun_nl_open(&nl, &st);
 	if (!err)
-		err = nl_link_set(&nl, (int)if_nametoindex("lo"), -1, -1, 1,
+		err = tun_nl_link_set(&nl, (int)if_nametoindex("lo"), -1, -1, 1,
 				  &st);
-	nl_close(&nl);
+	tun_nl_close(&nl);
 	if (err) {
 		printf("test_tun_mq: lo up: %s\n", st.msg);
 		return 1;
