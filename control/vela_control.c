@@ -16,7 +16,7 @@
 #include <sodium.h>
 
 #include "aead.h"
-#include "flags.h"
+#include "cli.h"
 #include "log.h"
 #include "node.h"
 #include "status.h"
@@ -24,21 +24,6 @@
 #ifndef VELA_VERSION
 #define VELA_VERSION "unknown"
 #endif
-
-struct opts {
-	const char *config;
-	bool test;
-	bool version;
-};
-
-static const struct vl_flag flags[] = {
-	{ "config", VL_FLAG_STRING, offsetof(struct opts, config),
-	  "Path to either a file or directory to load configuration from" },
-	{ "test", VL_FLAG_BOOL, offsetof(struct opts, test),
-	  "Test the config and print the end result. Non zero exit indicates a faulty config" },
-	{ "version", VL_FLAG_BOOL, offsetof(struct opts, version),
-	  "Print version" },
-};
 
 static volatile sig_atomic_t stop_flag;
 
@@ -50,32 +35,15 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-	static const struct opts defaults = { 0 };
 	struct vl_status st = { "" };
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct opts o = defaults;
+	struct ctl_cli o;
 	struct ctl_node node;
-	int used, err;
+	int err;
 
-	err = vl_flags_parse(flags, sizeof(flags) / sizeof(flags[0]), &o,
-			     argc - 1, argv + 1, &used, &st);
-	if (err) {
-		if (err < 0)
-			fprintf(stderr, "%s\n", st.msg);
-		fprintf(stderr, "Usage of %s:\n", argv[0]);
-		vl_flags_print_defaults(stderr, flags,
-					sizeof(flags) / sizeof(flags[0]),
-					&defaults);
-		return err == VL_FLAGS_HELP ? 0 : 1;
-	}
-	if (o.version) {
-		printf("Version: %s\n", VELA_VERSION);
-		return 0;
-	}
-	if (!o.config) {
-		fprintf(stderr, "-config flag must be set\n");
-		return 1;
-	}
+	err = ctl_cli_parse(argc, argv, VELA_VERSION, &o);
+	if (err >= 0)
+		return err;
 	if (sodium_init() < 0 || vl_aead_init()) {
 		vl_log(VL_LOG_ERROR, "Failed to initialise the crypto libraries",
 		       NULL);
