@@ -386,9 +386,21 @@ static int check_tunnel_add(const struct ctlmsg_tunnel_add *m,
 }
 
 /* The record length a PUNT/INJECT_* message with @data_len bytes has. */
+/*
+ * A variable-length record: its fixed part up to @data_off, whose u32 at
+ * @len_field says how many data bytes follow. The field is read only once
+ * the record is known to hold the fixed part.
+ */
 static int check_var_len(const char *t, size_t len, size_t data_off,
-			 uint32_t data_len, struct vl_status *st)
+			 const uint32_t *len_field, struct vl_status *st)
 {
+	uint32_t data_len;
+
+	if (len < data_off)
+		return vl_status_set(st, -EBADMSG,
+				     "%s: record of %zu bytes, want at least %zu",
+				     t, len, data_off);
+	data_len = *len_field;
 	if (data_len > CTLMSG_PACKET_MAX)
 		return vl_status_set(st, -EMSGSIZE, "%s: len %u, at most %d", t,
 				     data_len, CTLMSG_PACKET_MAX);
@@ -547,13 +559,7 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 		size_t off = offsetof(struct ctlmsg_inject_raw, data);
 		int err;
 
-		/* len is read only once the record is known to hold it. */
-		if (len < off)
-			return vl_status_set(
-				st, -EBADMSG,
-				"%s: record of %zu bytes, want at least %zu", t,
-				len, off);
-		err = check_var_len(t, len, off, m->len, st);
+		err = check_var_len(t, len, off, &m->len, st);
 		if (err)
 			return err;
 		if (!m->len)
@@ -570,12 +576,7 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 		size_t off = offsetof(struct ctlmsg_inject_sa, data);
 		int err;
 
-		if (len < off)
-			return vl_status_set(
-				st, -EBADMSG,
-				"%s: record of %zu bytes, want at least %zu", t,
-				len, off);
-		err = check_var_len(t, len, off, m->len, st);
+		err = check_var_len(t, len, off, &m->len, st);
 		if (err)
 			return err;
 		if (!m->local_index)
