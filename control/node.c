@@ -549,7 +549,8 @@ static void on_roam(struct ctl_node *n, const struct ctlmsg_punt *p)
 					  .remote = p->from };
 	char from[64], ip[16];
 
-	if (!t)
+	/* Reports that crossed our update say what we already know. */
+	if (!t || !memcmp(&t->add.remote, &p->from, sizeof(p->from)))
 		return;
 	t->add.remote = p->from;
 	ctl_node_send(n, &m, CTLMSG_TUNNEL_REMOTE, sizeof(m));

@@ -184,6 +184,21 @@ static struct dp_sa *open_msg(struct dp_worker *w, struct dp_pkt *p,
 	return sa;
 }
 
+/*
+ * Until the control thread swaps in the new address, every packet from it
+ * would report the roam again: one report per tunnel and address a burst.
+ */
+static bool roam_punted(const struct dp_worker *w, const struct dp_sa *sa,
+			const struct sockaddr_in6 *from)
+{
+	for (unsigned int i = 0; i < w->n_punts; i++)
+		if (w->punts[i].reason == CTLMSG_PUNT_ROAM &&
+		    w->punts[i].local_index == sa->local_index &&
+		    same_addr(&w->punts[i].from, from))
+			return true;
+	return false;
+}
+
 /* The counter is consumed and the peer heard from: the packet counts. */
 static bool accept_msg(struct dp_worker *w, struct dp_sa *sa,
 		       const struct dp_pkt *p, const struct wire_header *h)
@@ -201,7 +216,8 @@ static bool accept_msg(struct dp_worker *w, struct dp_sa *sa,
 
 	/* Roaming (§5.2): the control plane decides, the data flows meanwhile. */
 	remote = atomic_load_explicit(&sa->remote, memory_order_acquire);
-	if (!remote || !same_addr(remote, &p->addr)) {
+	if ((!remote || !same_addr(remote, &p->addr)) &&
+	    !roam_punted(w, sa, &p->addr)) {
 		struct ctlmsg_punt *m = punt(w, CTLMSG_PUNT_ROAM, p);
 
 		if (m) {

@@ -400,6 +400,22 @@ static void test_stages_roaming_punt(void **state)
 	assert_int_equal(e->w.punts[0].reason, CTLMSG_PUNT_ROAM);
 	assert_int_equal(e->w.punts[0].local_index, IDX_B);
 	assert_memory_equal(&e->w.punts[0].from, &moved, sizeof(moved));
+
+	/* Two more packets from the new address in one burst: one report. */
+	{
+		uint8_t t1[64], t2[64];
+		const uint8_t *dd[2] = { t1, t2 };
+		unsigned int nn[2];
+
+		nn[0] = seal_as_a(t1, WIRE_TEST, WIRE_SUB_TEST_REQUEST, IDX_B,
+				  10, NULL, 0);
+		nn[1] = seal_as_a(t2, WIRE_TEST, WIRE_SUB_TEST_REQUEST, IDX_B,
+				  11, NULL, 0);
+		inbound(e, dd, nn, 2, &moved);
+		assert_int_equal(e->w.stats.test_replies, 2);
+		assert_int_equal(e->w.n_punts, 1);
+		assert_int_equal(e->w.punts[0].reason, CTLMSG_PUNT_ROAM);
+	}
 }
 
 static void test_stages_outbound_routes_and_drops(void **state)
