@@ -34,12 +34,17 @@
  *   including a full-size struct with a shorter len.
  * - DUMP, DUMP_END and STATS are a bare struct ctlmsg_hdr (16 bytes).
  *
- * DUMP answers with one DUMP_TUNNEL per tunnel, in install order, then
- * DUMP_END. DUMP_TUNNEL.tunnel.send_counter is min(send_counter,
- * lease_end): a send that found its lease exhausted still moved the
- * counter on (sa.h), but nothing past lease_end was ever sent, so a
- * tunnel re-installed from the dump restarts at a counter no packet used.
- * dpctl connections get the tunnels with both keys zeroed.
+ * DUMP answers with one DUMP_TUNNEL per tunnel installed when it arrived,
+ * in install order (one removed meanwhile is left out), then DUMP_END, all
+ * with the DUMP's seq. The records go out as fast as the reader takes
+ * them, and replies to later requests may come between them; one DUMP per
+ * connection at a time (another is refused with EBUSY). The dataplane
+ * never waits for a reader: replies queue (up to 4 MiB) and a connection
+ * that takes nothing for 5 s is closed. DUMP_TUNNEL.tunnel.send_counter
+ * is min(send_counter, lease_end), a counter no packet used after it, so
+ * a tunnel re-installed from the dump never repeats a nonce (sa.h keeps
+ * the counter at or below lease_end in any case). dpctl connections get
+ * the tunnels with both keys zeroed.
  *
  * STATS answers with one STATS_REPLY: the setup in force and every
  * worker's counters, copied as the workers left them; the reader sums.
@@ -59,6 +64,9 @@
  * control plane installed with each), and the control plane adopts them
  * without a handshake. When vela-dataplane restarts, the control plane
  * sees the socket close, reconnects, sends SETUP and re-adds every tunnel.
+ * After any reconnect to a dataplane that has tunnels, the control plane
+ * checks the DUMP against its own list and re-adds what is missing (a
+ * TUNNEL_ADD lost with the old connection).
  */
 
 #include <stdint.h>

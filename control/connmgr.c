@@ -104,10 +104,8 @@ void ctl_cm_on_dump(struct ctl_node *n, struct ctl_tunnel *t,
 
 void ctl_cm_timers(struct ctl_node *n)
 {
-	struct ctlmsg_hdr dump;
-
 	if (!n->n_tunnels || n->now_ns < n->cm_next_dump_ns)
 		return;
 	n->cm_next_dump_ns = n->now_ns + NSEC_PER_SEC;
-	ctl_node_send(n, &dump, CTLMSG_DUMP, sizeof(dump));
+	ctl_node_dump(n);
 }

@@ -201,6 +201,7 @@ static void disconnect(struct ctl_node *n, const char *why)
 	close(n->dp_fd);
 	n->dp_fd = -1;
 	n->set_up = false;
+	n->dump_seq = 0;
 }
 
 int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len)
@@ -281,6 +282,8 @@ static int send_add(struct ctl_node *n, struct ctl_tunnel *t)
 	struct ctlmsg_tunnel_add m = t->add;
 	int err = ctl_node_send(n, &m, CTLMSG_TUNNEL_ADD, sizeof(m));
 
+	if (!err)
+		t->add_seq = m.hdr.seq;
 	sodium_memzero(&m, sizeof(m));
 	return err;
 }
@@ -297,6 +300,7 @@ int ctl_tunnel_install(struct ctl_node *n, struct ctl_tunnel *t)
 {
 	struct ctl_tunnel *old = ctl_tunnel_by_vpn(n, t->add.vpn_ip);
 	struct ctl_tunnel **more;
+	int err;
 
 	more = realloc(n->tunnels, (n->n_tunnels + 1) * sizeof(*more));
 	if (!more) {
@@ -304,9 +308,17 @@ int ctl_tunnel_install(struct ctl_node *n, struct ctl_tunnel *t)
 		return -ENOMEM;
 	}
 	n->tunnels = more;
+	/*
+	 * The new tunnel first: the dataplane flushes its queue onto it. A
+	 * tunnel the dataplane never got is not kept: the caller must not
+	 * answer a handshake for it.
+	 */
+	err = send_add(n, t);
+	if (err) {
+		ctl_tunnel_free(t);
+		return err;
+	}
 	n->tunnels[n->n_tunnels++] = t;
-	/* The new tunnel first: the dataplane flushes its queue onto it. */
-	send_add(n, t);
 	if (old)
 		ctl_tunnel_remove(n, old, false);
 	return 0;
@@ -332,6 +344,60 @@ void ctl_tunnel_remove(struct ctl_node *n, struct ctl_tunnel *t,
 	/* A replaced tunnel leaves its successor: the peer is still there. */
 	if (!ctl_tunnel_by_vpn(n, vpn_ip))
 		ctl_lh_forget(n, vpn_ip);
+}
+
+void ctl_node_dump(struct ctl_node *n)
+{
+	struct ctlmsg_hdr dump;
+
+	/* A dump that never ended (a lost DUMP_END) stops blocking after 10 s. */
+	if (n->dump_seq && n->now_ns - n->dump_sent_ns < UINT64_C(10000000000))
+		return;
+	if (ctl_node_send(n, &dump, CTLMSG_DUMP, sizeof(dump)) == 0) {
+		n->dump_seq = dump.seq;
+		n->dump_sent_ns = n->now_ns;
+	}
+}
+
+/*
+ * The end of a DUMP: every tunnel we installed before asking should have
+ * been listed. One that was not got lost on the way (a connection that
+ * dropped with our TUNNEL_ADD unread) and is installed again, counters
+ * above its lease; one still missing after that is dropped here too, so
+ * we never answer for a tunnel the dataplane does not have.
+ */
+static void dump_end(struct ctl_node *n, uint32_t seq)
+{
+	char ip[16];
+
+	if (seq != n->dump_seq)
+		return;
+	n->dump_seq = 0;
+	for (size_t i = 0; i < n->n_tunnels;) {
+		struct ctl_tunnel *t = n->tunnels[i];
+
+		/* Sent after our DUMP, or listed: fine. */
+		if ((int32_t)(t->add_seq - seq) > 0 || t->seen_in_dump == seq) {
+			t->repair_tried = false;
+			i++;
+			continue;
+		}
+		ctl_ip_str(t->add.vpn_ip, ip);
+		if (!t->repair_tried) {
+			vl_log(VL_LOG_WARN,
+			       "Tunnel missing from the dataplane, installing it again",
+			       "vpnIp", ip, "certName", t->name, NULL);
+			t->repair_tried = true;
+			t->add.send_counter = t->add.lease_end;
+			t->add.lease_end += CTLMSG_LEASE_STEP;
+			send_add(n, t);
+			i++;
+			continue;
+		}
+		vl_log(VL_LOG_WARN, "Tunnel still missing from the dataplane, dropping it",
+		       "vpnIp", ip, "certName", t->name, NULL);
+		ctl_tunnel_remove(n, t, false); /* swaps the last one into i */
+	}
 }
 
 /* ---- the dataplane connection --------------------------------------- */
@@ -485,6 +551,7 @@ static void adopt(struct ctl_node *n, const struct ctlmsg_dump_tunnel *d)
 	}
 	t->add = d->tunnel;
 	t->cert = c;
+	t->seen_in_dump = d->hdr.seq;
 	snprintf(t->name, sizeof(t->name), "%s", c->name);
 	{
 		struct ctl_tunnel **more = realloc(n->tunnels,
@@ -641,14 +708,14 @@ static void on_message(struct ctl_node *n, const void *buf, size_t len)
 		if (len == sizeof(struct ctlmsg_hello)) {
 			const struct ctlmsg_hello *m = buf;
 
-			if (m->n_tunnels && !n->n_tunnels) {
-				struct ctlmsg_hdr dump;
-
-				ctl_node_send(n, &dump, CTLMSG_DUMP,
-					      sizeof(dump));
-			} else if (!m->n_tunnels && n->n_tunnels) {
+			/*
+			 * Its tunnels: adopted if unknown to us, checked
+			 * against ours at DUMP_END. None at all: it restarted.
+			 */
+			if (m->n_tunnels)
+				ctl_node_dump(n);
+			else if (n->n_tunnels)
 				reinstall(n);
-			}
 		}
 		break;
 	case CTLMSG_SETUP_DONE:
@@ -669,11 +736,16 @@ static void on_message(struct ctl_node *n, const void *buf, size_t len)
 				ctl_tunnel_by_index(n, d->tunnel.local_index);
 
 			/* Ours: activity for the liveness checks; else adopt. */
-			if (t)
+			if (t) {
+				t->seen_in_dump = h->seq;
 				ctl_cm_on_dump(n, t, d);
-			else
+			} else {
 				adopt(n, d);
+			}
 		}
+		break;
+	case CTLMSG_DUMP_END:
+		dump_end(n, h->seq);
 		break;
 	case CTLMSG_ERROR:
 		if (len == sizeof(struct ctlmsg_error)) {

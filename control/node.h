@@ -40,6 +40,12 @@ struct ctl_tunnel {
 	size_t msg2_len;
 	unsigned int recv_errors;
 	char name[64];                /* peer certificate name, for logs */
+	/*
+	 * Is it really in the dataplane? The seq of our last TUNNEL_ADD, the
+	 * DUMP that last listed it, and whether one repair was tried (node.c).
+	 */
+	uint32_t add_seq, seen_in_dump;
+	bool repair_tried;
 	/* Connection manager (connmgr.c): activity from the dataplane's dumps. */
 	uint64_t cm_rx, cm_tx;        /* packets at the last dump */
 	uint64_t cm_check_ns;         /* next check; 0 when not watched */
@@ -85,6 +91,8 @@ struct ctl_node {
 	size_t n_pending;
 
 	struct ctl_lh lh; /* lighthouse cache and timers */
+	uint32_t dump_seq;         /* the DUMP being answered; 0: none */
+	uint64_t dump_sent_ns;
 	uint64_t cm_next_dump_ns;  /* connmgr.c */
 	uint64_t punch_next_ns;    /* punchy.c */
 };
@@ -97,6 +105,11 @@ void ctl_node_free(struct ctl_node *n);
 int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop);
 /* Sends a record to the dataplane; 0 or -errno (the connection is dropped). */
 int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len);
+/*
+ * Asks for a DUMP unless one is still being answered: one at a time, so a
+ * slow dump of many tunnels never piles up behind itself.
+ */
+void ctl_node_dump(struct ctl_node *n);
 
 /*
  * connmgr.c: liveness of tunnels we send on (spec §5.2), from the

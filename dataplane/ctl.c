@@ -90,7 +90,8 @@
 #include "wire.h"
 
 #define READ_BURST 64 /* records per connection per poll round */
-#define REPLY_WAIT_MS 1000 /* a reader that takes longer is dropped */
+#define READER_STALL_MS 5000 /* a reader that takes nothing this long is dropped */
+#define OUTQ_MAX (4u << 20) /* replies queued for one reader, bytes */
 #define CLOSE_WAIT_US 100000 /* worker 0 sends a closeTunnel in this */
 #define REJECT_LOGS_PER_SEC 10
 #define NSEC_PER_MSEC 1000000u
@@ -108,10 +109,27 @@ union reply {
 	struct ctlmsg_stats_reply stats;
 };
 
+/*
+ * A connection. This thread never waits for a reader: a reply the socket
+ * has no room for waits in @outq (whole records, in order) and goes out
+ * when poll() says the socket is writable, while requests keep being read.
+ * Waiting instead deadlocks as soon as the reader is itself blocked sending
+ * to us (vela-control is single-threaded and sends with blocking writes).
+ * A DUMP is produced record by record as the queue empties, so a dump of
+ * any size costs one record of memory.
+ */
 struct conn {
 	int fd; /* -1: free slot */
 	uint32_t role; /* 0 until HELLO */
 	uint32_t pid; /* as the peer said in HELLO */
+	uint8_t *outq; /* records, each a uint32_t length then the bytes */
+	size_t outq_head, outq_tail, outq_cap;
+	uint64_t stalled_ns; /* when the queue last stopped moving; 0: empty */
+	struct {
+		bool active;
+		uint32_t seq;
+		unsigned int pos, end; /* next tunnel, and where to stop */
+	} dump;
 };
 
 /* A tunnel as installed: its SA and the message, for DUMP. */
@@ -671,6 +689,14 @@ static void close_conn(struct dp_ctl *c, int i, const char *why)
 		return;
 	close(k->fd);
 	k->fd = -1;
+	/* The control connection's queue may hold session keys (DUMP). */
+	if (k->outq)
+		sodium_memzero(k->outq, k->outq_cap);
+	free(k->outq);
+	k->outq = NULL;
+	k->outq_head = k->outq_tail = k->outq_cap = 0;
+	k->stalled_ns = 0;
+	k->dump.active = false;
 	if (c->control == i) {
 		c->control = -1;
 		say(c, DP_CTL_LOG_INFO,
@@ -681,31 +707,112 @@ static void close_conn(struct dp_ctl *c, int i, const char *why)
 	k->pid = 0;
 }
 
+/* Appends a record to the connection's queue; false when over OUTQ_MAX. */
+static bool outq_push(struct conn *k, const void *rec, size_t len)
+{
+	size_t need = sizeof(uint32_t) + len;
+
+	if (k->outq_tail - k->outq_head + need > OUTQ_MAX)
+		return false;
+	if (k->outq_tail + need > k->outq_cap && k->outq_head) {
+		/* Slide the live part down before growing. */
+		memmove(k->outq, k->outq + k->outq_head,
+			k->outq_tail - k->outq_head);
+		k->outq_tail -= k->outq_head;
+		sodium_memzero(k->outq + k->outq_tail, k->outq_head);
+		k->outq_head = 0;
+	}
+	if (k->outq_tail + need > k->outq_cap) {
+		size_t cap = k->outq_cap ? k->outq_cap : 16384;
+		uint8_t *q;
+
+		while (cap < k->outq_tail + need)
+			cap *= 2;
+		q = malloc(cap);
+		if (!q)
+			return false;
+		if (k->outq) {
+			memcpy(q, k->outq, k->outq_tail);
+			sodium_memzero(k->outq, k->outq_cap);
+			free(k->outq);
+		}
+		k->outq = q;
+		k->outq_cap = cap;
+	}
+	memcpy(k->outq + k->outq_tail, &(uint32_t){ (uint32_t)len },
+	       sizeof(uint32_t));
+	memcpy(k->outq + k->outq_tail + sizeof(uint32_t), rec, len);
+	k->outq_tail += need;
+	return true;
+}
+
+static bool outq_empty(const struct conn *k)
+{
+	return k->outq_head == k->outq_tail;
+}
+
 /*
- * A reply to a request: waits up to REPLY_WAIT_MS for room, then gives
- * up on the connection (a peer that does not read its replies).
+ * Sends queued records until the socket is full. Returns 0, or -EPIPE
+ * when the connection failed and was closed.
+ */
+static int outq_flush(struct dp_ctl *c, int i)
+{
+	struct conn *k = &c->conns[i];
+
+	while (!outq_empty(k)) {
+		uint32_t len;
+		ssize_t n;
+
+		memcpy(&len, k->outq + k->outq_head, sizeof(len));
+		n = send(k->fd, k->outq + k->outq_head + sizeof(len), len,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS ||
+			      errno == EINTR))
+			return 0;
+		if (n != (ssize_t)len) {
+			close_conn(c, i, n < 0 ? strerror(errno) :
+						 "a reply went out cut short");
+			return -EPIPE;
+		}
+		sodium_memzero(k->outq + k->outq_head, sizeof(len) + len);
+		k->outq_head += sizeof(len) + len;
+		k->stalled_ns = clock_ns(); /* moving again */
+	}
+	k->outq_head = k->outq_tail = 0;
+	k->stalled_ns = 0;
+	return 0;
+}
+
+/*
+ * A reply to a request, or a request of ours (LEASE_REQUEST): sent now if
+ * the socket has room, queued behind earlier replies otherwise. Never
+ * waits (see struct conn). Returns 0, or -EPIPE when the connection
+ * failed or its reader fell OUTQ_MAX behind, and was closed.
  */
 static int send_reply(struct dp_ctl *c, int i, const void *rec, size_t len)
 {
 	struct conn *k = &c->conns[i];
+	ssize_t n;
 
-	const char *why = "it does not take replies";
-
-	for (int tries = 0; tries < 4; tries++) {
-		struct pollfd p = { .fd = k->fd, .events = POLLOUT };
-		ssize_t n = send(k->fd, rec, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
+	if (k->fd < 0)
+		return -EPIPE;
+	if (outq_empty(k)) {
+		n = send(k->fd, rec, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n == (ssize_t)len)
 			return 0;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			why = strerror(errno);
-		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
-			break;
-		if (errno == EAGAIN && poll(&p, 1, REPLY_WAIT_MS) <= 0)
-			break;
+		if (n >= 0 || (errno != EAGAIN && errno != ENOBUFS &&
+			       errno != EINTR)) {
+			close_conn(c, i, n < 0 ? strerror(errno) :
+						 "a reply went out cut short");
+			return -EPIPE;
+		}
+		k->stalled_ns = clock_ns();
 	}
-	close_conn(c, i, why);
-	return -EPIPE;
+	if (!outq_push(k, rec, len)) {
+		close_conn(c, i, "it does not take its replies");
+		return -EPIPE;
+	}
+	return 0;
 }
 
 static void reject(struct dp_ctl *c, int i, uint16_t type, uint32_t seq,
@@ -1240,6 +1347,17 @@ static int on_tunnel_del(struct dp_ctl *c, const struct ctlmsg_tunnel_del *m,
 	if (err)
 		return err;
 	retire(c, RETIRED_SA, sa);
+	/* Dumps in progress skip it; the rest keeps its place. */
+	for (int j = 0; j < DP_CTL_CONNS_MAX; j++) {
+		struct conn *d = &c->conns[j];
+
+		if (!d->dump.active)
+			continue;
+		if ((unsigned int)k < d->dump.end)
+			d->dump.end--;
+		if ((unsigned int)k < d->dump.pos)
+			d->dump.pos--;
+	}
 	/* Keep install order: a later SA for a VPN IP keeps winning. */
 	memmove(&c->tunnels[k], &c->tunnels[k + 1],
 		(c->n_tunnels - (unsigned int)k - 1) * sizeof(c->tunnels[0]));
@@ -1370,44 +1488,80 @@ static uint64_t send_counter(struct dp_sa *sa)
 	return sent < end ? sent : end;
 }
 
-static int on_dump(struct dp_ctl *c, int i, uint32_t seq)
+/* The DUMP_TUNNEL record of c->tunnels[t], into c->tx. */
+static void dump_record(struct dp_ctl *c, unsigned int t, uint32_t seq,
+			bool keys)
 {
 	struct ctlmsg_dump_tunnel *d = &c->tx->dump;
-	bool keys = c->conns[i].role == CTLMSG_ROLE_CONTROL;
-	int err = 0;
+	struct dp_sa *sa = c->tunnels[t].sa;
 
-	for (unsigned int k = 0; k < c->n_tunnels && !err; k++) {
-		struct dp_sa *sa = c->tunnels[k].sa;
-
-		memset(d, 0, sizeof(*d));
-		hdr_init(&d->hdr, CTLMSG_DUMP_TUNNEL, sizeof(*d), seq);
-		d->tunnel = c->tunnels[k].msg;
-		hdr_init(&d->tunnel.hdr, CTLMSG_TUNNEL_ADD, sizeof(d->tunnel),
-			 0);
-		d->tunnel.send_counter = send_counter(sa);
-		d->tunnel.lease_end = atomic_load_explicit(
-			&sa->lease_end, memory_order_relaxed);
-		d->tunnel.recv_max = recv_max(sa);
-		/* dpctl reads state, never session keys. */
-		if (!keys) {
-			memset(d->tunnel.send_key, 0,
-			       sizeof(d->tunnel.send_key));
-			memset(d->tunnel.recv_key, 0,
-			       sizeof(d->tunnel.recv_key));
-		}
-		d->rx_packets = atomic_load(&sa->rx_packets);
-		d->rx_bytes = atomic_load(&sa->rx_bytes);
-		d->tx_packets = atomic_load(&sa->tx_packets);
-		d->tx_bytes = atomic_load(&sa->tx_bytes);
-		d->last_rx_ns = atomic_load(&sa->last_rx_ns);
-		d->last_tx_ns = atomic_load(&sa->last_tx_ns);
-		err = send_reply(c, i, d, sizeof(*d));
+	memset(d, 0, sizeof(*d));
+	hdr_init(&d->hdr, CTLMSG_DUMP_TUNNEL, sizeof(*d), seq);
+	d->tunnel = c->tunnels[t].msg;
+	hdr_init(&d->tunnel.hdr, CTLMSG_TUNNEL_ADD, sizeof(d->tunnel), 0);
+	d->tunnel.send_counter = send_counter(sa);
+	d->tunnel.lease_end =
+		atomic_load_explicit(&sa->lease_end, memory_order_relaxed);
+	d->tunnel.recv_max = recv_max(sa);
+	/* dpctl reads state, never session keys. */
+	if (!keys) {
+		memset(d->tunnel.send_key, 0, sizeof(d->tunnel.send_key));
+		memset(d->tunnel.recv_key, 0, sizeof(d->tunnel.recv_key));
 	}
-	sodium_memzero(d, sizeof(*d));
-	if (err)
-		return 0; /* the connection is gone */
-	hdr_init(&c->tx->hdr, CTLMSG_DUMP_END, sizeof(struct ctlmsg_hdr), seq);
-	send_reply(c, i, &c->tx->hdr, sizeof(struct ctlmsg_hdr));
+	d->rx_packets = atomic_load(&sa->rx_packets);
+	d->rx_bytes = atomic_load(&sa->rx_bytes);
+	d->tx_packets = atomic_load(&sa->tx_packets);
+	d->tx_bytes = atomic_load(&sa->tx_bytes);
+	d->last_rx_ns = atomic_load(&sa->last_rx_ns);
+	d->last_tx_ns = atomic_load(&sa->last_tx_ns);
+}
+
+/*
+ * Moves connection @i's output on: queued records first, then, while the
+ * queue stays empty, the records of a DUMP in progress. Called when the
+ * socket is writable and after each request.
+ */
+static void conn_output(struct dp_ctl *c, int i)
+{
+	struct conn *k = &c->conns[i];
+
+	if (outq_flush(c, i))
+		return;
+	while (k->fd >= 0 && k->dump.active && outq_empty(k)) {
+		if (k->dump.pos >= k->dump.end) {
+			k->dump.active = false;
+			hdr_init(&c->tx->hdr, CTLMSG_DUMP_END,
+				 sizeof(struct ctlmsg_hdr), k->dump.seq);
+			send_reply(c, i, &c->tx->hdr,
+				   sizeof(struct ctlmsg_hdr));
+			break;
+		}
+		dump_record(c, k->dump.pos++, k->dump.seq,
+			    k->role == CTLMSG_ROLE_CONTROL);
+		send_reply(c, i, &c->tx->dump, sizeof(c->tx->dump));
+		sodium_memzero(&c->tx->dump, sizeof(c->tx->dump));
+	}
+}
+
+/*
+ * DUMP: the tunnels installed now, in install order, then DUMP_END. The
+ * records go out as the reader takes them (conn_output); a tunnel removed
+ * meanwhile is left out, one added meanwhile is not in this dump.
+ */
+static int on_dump(struct dp_ctl *c, int i, uint32_t seq,
+		   struct vl_status *st)
+{
+	struct conn *k = &c->conns[i];
+
+	if (k->dump.active)
+		return vl_status_set(st, -EBUSY,
+				     "DUMP while the previous one (seq %u) is still being sent",
+				     k->dump.seq);
+	k->dump.active = true;
+	k->dump.seq = seq;
+	k->dump.pos = 0;
+	k->dump.end = c->n_tunnels;
+	conn_output(c, i);
 	return 0;
 }
 
@@ -1525,7 +1679,7 @@ static int apply(struct dp_ctl *c, int i, const void *rec, struct vl_status *st)
 	case CTLMSG_INJECT_SA:
 		return on_inject(c, rec, st);
 	case CTLMSG_DUMP:
-		return on_dump(c, i, h->seq);
+		return on_dump(c, i, h->seq, st);
 	case CTLMSG_STATS:
 		return on_stats(c, i, h->seq);
 	case CTLMSG_SETUP_DONE:
@@ -1666,6 +1820,15 @@ static void ask_leases(struct dp_ctl *c)
 
 static void tick(struct dp_ctl *c)
 {
+	uint64_t now = clock_ns();
+
+	for (int i = 0; i < DP_CTL_CONNS_MAX; i++) {
+		struct conn *k = &c->conns[i];
+
+		if (k->fd >= 0 && k->stalled_ns &&
+		    now - k->stalled_ns >= READER_STALL_MS * NSEC_PER_MSEC)
+			close_conn(c, i, "it does not read its replies");
+	}
 	if (c->control >= 0)
 		ask_leases(c);
 	/*
@@ -1700,8 +1863,14 @@ int dp_ctl_step(struct dp_ctl *c, int max_wait_ms)
 		if (c->conns[i].fd < 0)
 			continue;
 		conn_of[n - first_conn] = i;
-		fds[n++] = (struct pollfd){ .fd = c->conns[i].fd,
-					    .events = POLLIN };
+		fds[n++] = (struct pollfd){
+			.fd = c->conns[i].fd,
+			.events = POLLIN |
+				  (outq_empty(&c->conns[i]) &&
+						   !c->conns[i].dump.active ?
+					   0 :
+					   POLLOUT)
+		};
 	}
 	first_punt = n;
 	for (unsigned int w = 0; w < c->n_workers; w++)
@@ -1726,7 +1895,9 @@ int dp_ctl_step(struct dp_ctl *c, int max_wait_ms)
 		int i = conn_of[k - first_conn];
 
 		/* A HELLO may have closed this one since poll(). */
-		if (fds[k].revents && c->conns[i].fd == fds[k].fd)
+		if (fds[k].revents & POLLOUT && c->conns[i].fd == fds[k].fd)
+			conn_output(c, i);
+		if (fds[k].revents & ~POLLOUT && c->conns[i].fd == fds[k].fd)
 			serve_conn(c, i);
 	}
 	if (fds[0].revents & POLLIN)

@@ -1443,6 +1443,106 @@ static void running(void **state, uint32_t mode)
 	close(peer_fd);
 }
 
+/* Sends without blocking this single thread: steps the loop while full. */
+static void send_stepping(struct env *e, int fd, void *rec, size_t len)
+{
+	((struct ctlmsg_hdr *)rec)->seq = ++e->seq;
+	for (int i = 0; i < 300; i++) {
+		if (send(fd, rec, len, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+		    (ssize_t)len)
+			return;
+		assert_int_equal(errno, EAGAIN);
+		assert_int_equal(dp_ctl_step(e->c, 10), 0);
+	}
+	fail_msg("the dataplane took no record within 3 s");
+}
+
+/*
+ * A DUMP far larger than the socket buffer, to a reader that keeps sending
+ * requests and reads nothing for a while (vela-control blocked in its own
+ * send): the control thread never waits for it, keeps reading, and the
+ * dump comes out whole and in order, without the tunnel removed meanwhile;
+ * the other replies arrive among its records; a second DUMP is refused.
+ */
+static void test_ctl_socket_dump_slow_reader(void **state)
+{
+	enum { N = 600, FIRST = 0x1000 };
+	struct env *e = *state;
+	static struct ctlmsg_setup s;
+	static struct ctlmsg_tunnel_add t;
+	static union {
+		struct ctlmsg_hdr hdr;
+		struct ctlmsg_setup_done done;
+		struct ctlmsg_dump_tunnel dump;
+		struct ctlmsg_error error;
+		uint8_t raw[CTLMSG_MAX];
+	} r;
+	struct ctlmsg_hdr dump, again, st;
+	struct ctlmsg_tunnel_del del = { .local_index = FIRST + N - 1 };
+	struct ctlmsg_hello hr;
+	uint32_t dump_seq, next = FIRST;
+	unsigned int n_stats = 0, n_busy = 0;
+	bool ended = false;
+
+	e->fd = hello(e, CTLMSG_ROLE_CONTROL, &hr);
+	fill_setup(&s);
+	s.workers = 1;
+	s.mode = CTLMSG_MODE_EVENT;
+	rpc(e, e->fd, &s, sizeof(s), &r, CTLMSG_SETUP_DONE);
+	assert_int_equal(r.done.err, 0);
+	for (uint32_t k = 0; k < N; k++) {
+		fill_tunnel(&t, FIRST + k, NULL);
+		t.vpn_ip = VPN_B + 0x100 + k;
+		t.peer_nets[0].ip = t.vpn_ip;
+		send_stepping(e, e->fd, &t, sizeof(t));
+	}
+
+	hdr(&dump, CTLMSG_DUMP, sizeof(dump));
+	send_stepping(e, e->fd, &dump, sizeof(dump));
+	dump_seq = e->seq;
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(dp_ctl_step(e->c, 0), 0);
+	/* Requests while the dump waits for us. */
+	hdr(&del, CTLMSG_TUNNEL_DEL, sizeof(del));
+	send_stepping(e, e->fd, &del, sizeof(del));
+	hdr(&again, CTLMSG_DUMP, sizeof(again));
+	send_stepping(e, e->fd, &again, sizeof(again));
+	for (int i = 0; i < 2; i++) {
+		hdr(&st, CTLMSG_STATS, sizeof(st));
+		send_stepping(e, e->fd, &st, sizeof(st));
+	}
+
+	while (!ended || n_stats < 2 || n_busy < 1) {
+		size_t n = recv_rec(e, e->fd, &r, sizeof(r));
+
+		assert_true(n >= sizeof(r.hdr)); /* never closed on us */
+		switch (r.hdr.type) {
+		case CTLMSG_DUMP_TUNNEL:
+			assert_false(ended);
+			assert_int_equal(r.hdr.seq, dump_seq);
+			assert_int_equal(r.dump.tunnel.local_index, next);
+			next++;
+			break;
+		case CTLMSG_DUMP_END:
+			assert_int_equal(r.hdr.seq, dump_seq);
+			ended = true;
+			break;
+		case CTLMSG_STATS_REPLY:
+			n_stats++;
+			break;
+		case CTLMSG_ERROR:
+			assert_int_equal(r.error.type, CTLMSG_DUMP);
+			assert_int_equal(r.error.err, -EBUSY);
+			n_busy++;
+			break;
+		default:
+			fail_msg("unexpected record type %u", r.hdr.type);
+		}
+	}
+	/* Everything but the tunnel removed before the dump reached it. */
+	assert_int_equal(next, FIRST + N - 1);
+}
+
 static void test_ctl_running_event(void **state)
 {
 	running(state, CTLMSG_MODE_EVENT);
@@ -1471,6 +1571,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ctl_socket_refusals,
 						env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_socket_control_replaced,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_socket_dump_slow_reader,
 						env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_running_event,
 						env_setup, env_teardown),
