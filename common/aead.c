@@ -27,6 +27,7 @@
  * IMB_MGR per worker; it must not borrow the manager kept here.
  */
 #include "aead.h"
+#include "aead_imb.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -75,7 +76,7 @@ static struct {
 } imb = { .once = PTHREAD_ONCE_INIT };
 
 /* IPsec-MB reports either an errno value or one of its own codes. */
-static int imb_err_to_errno(int e)
+int vl_imb_err_to_errno(int e)
 {
 	if (e > 0 && e < IMB_ERR_MIN)
 		return -e;
@@ -99,7 +100,7 @@ static void setup(void)
 	mgr = alloc_mb_mgr(0);
 	if (!mgr) {
 		e = imb_get_errno(NULL);
-		imb.err = e ? imb_err_to_errno(e) : -ENOMEM;
+		imb.err = e ? vl_imb_err_to_errno(e) : -ENOMEM;
 		return;
 	}
 
@@ -107,7 +108,7 @@ static void setup(void)
 	init_mb_mgr_auto(mgr, &arch);
 	e = imb_get_errno(mgr);
 	if (e || arch == IMB_ARCH_NONE) {
-		imb.err = e ? imb_err_to_errno(e) : -ENODEV;
+		imb.err = e ? vl_imb_err_to_errno(e) : -ENODEV;
 		free_mb_mgr(mgr);
 		return;
 	}

@@ -12,7 +12,6 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +27,7 @@
 #include "capool.h"
 #include "cert.h"
 #include "cert_print.h"
+#include "file.h"
 #include "flags.h"
 #include "ipnet.h"
 #include "keys.h"
@@ -123,76 +123,6 @@ static int64_t ts_ns(const struct timespec *ts)
 static int64_t ns_to_sec(int64_t ns)
 {
 	return ns >= 0 ? ns / NSEC_PER_SEC : -((-ns + NSEC_PER_SEC - 1) / NSEC_PER_SEC);
-}
-
-static int read_file(const char *path, uint8_t **buf, size_t *len,
-		     struct vl_status *st)
-{
-	struct stat sb;
-	size_t cap, n = 0;
-	int fd, err = 0;
-
-	*buf = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return vl_status_set(st, -errno, "%s: cannot read: %s", path,
-				     strerror(errno));
-	if (fstat(fd, &sb)) {
-		err = vl_status_set(st, -errno, "%s: cannot read: %s", path,
-				    strerror(errno));
-		goto close_fd;
-	}
-	if (!S_ISREG(sb.st_mode) || sb.st_size > INPUT_MAX) {
-		err = vl_status_set(st, -EFBIG, "%s: %s", path,
-				    S_ISREG(sb.st_mode) ?
-					    "file is too large for a certificate or key" :
-					    "not a regular file");
-		goto close_fd;
-	}
-	cap = (size_t)sb.st_size + 1;
-	*buf = malloc(cap);
-	if (!*buf) {
-		err = vl_status_set(st, -ENOMEM, "out of memory");
-		goto close_fd;
-	}
-	for (;;) {
-		ssize_t r = read(fd, *buf + n, cap - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = vl_status_set(st, -errno, "%s: cannot read: %s",
-					    path, strerror(errno));
-			goto free_buf;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			err = vl_status_set(st, -EFBIG,
-					    "%s: file changed while reading",
-					    path);
-			goto free_buf;
-		}
-	}
-	*len = n;
-	goto close_fd;
-
-free_buf:
-	sodium_memzero(*buf, n);
-	free(*buf);
-	*buf = NULL;
-close_fd:
-	close(fd);
-	return err;
-}
-
-static void free_secret_file(uint8_t *buf, size_t len)
-{
-	if (buf)
-		sodium_memzero(buf, len);
-	free(buf);
 }
 
 /* A comma-separated flag value split into trimmed, non-empty items. */
@@ -587,18 +517,18 @@ static int load_ca(const struct sign_opts *o, uint8_t sk[CTL_ED25519_SK_LEN],
 	size_t len, used;
 	int err;
 
-	err = read_file(o->ca_key, &buf, &len, st);
+	err = vl_read_file(o->ca_key, INPUT_MAX, &buf, &len, st);
 	if (err)
 		return err;
 	err = ctl_key_decode_pem(buf, len, CTL_PEM_ED25519_PRIVATE, sk,
 				 CTL_ED25519_SK_LEN, st);
-	free_secret_file(buf, len);
+	vl_free_secret(buf, len);
 	if (err) {
 		vl_status_prefix(st, "%s: ", o->ca_key);
 		return err;
 	}
 
-	err = read_file(o->ca_crt, &buf, &len, st);
+	err = vl_read_file(o->ca_crt, INPUT_MAX, &buf, &len, st);
 	if (err)
 		return err;
 	err = ctl_cert_decode_pem(buf, len, ca, &used, st);
@@ -631,7 +561,7 @@ static int read_public_key(const char *path, uint8_t pub[CTL_X25519_KEY_LEN],
 	size_t len;
 	int err;
 
-	err = read_file(path, &buf, &len, st);
+	err = vl_read_file(path, INPUT_MAX, &buf, &len, st);
 	if (err)
 		return err;
 	err = ctl_key_decode_pem(buf, len, CTL_PEM_X25519_PUBLIC, pub,
@@ -834,7 +764,7 @@ static int run_print(const struct mode *m, int argc, char **argv)
 	err = refuse_existing(o.out_qr, "QR code", &st);
 	if (err)
 		return fail(&st);
-	err = read_file(o.path, &buf, &len, &st);
+	err = vl_read_file(o.path, INPUT_MAX, &buf, &len, &st);
 	if (err)
 		return fail(&st);
 
@@ -951,7 +881,7 @@ static int run_verify(const struct mode *m, int argc, char **argv)
 
 	/* Like nebula-cert, every CA in the file must be valid and current. */
 	now = now_ts();
-	err = read_file(o.ca, &buf, &len, &st);
+	err = vl_read_file(o.ca, INPUT_MAX, &buf, &len, &st);
 	if (err)
 		goto out;
 	do {
@@ -966,7 +896,7 @@ static int run_verify(const struct mode *m, int argc, char **argv)
 	free(buf);
 	buf = NULL;
 
-	err = read_file(o.crt, &buf, &len, &st);
+	err = vl_read_file(o.crt, INPUT_MAX, &buf, &len, &st);
 	if (err)
 		goto out;
 	err = ctl_cert_decode_pem(buf, len, &c, &used, &st);

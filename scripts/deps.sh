@@ -12,7 +12,9 @@ packages=(
 	# tests
 	libcmocka-dev python3 iproute2 iputils-ping zbar-tools
 	# interop and benchmark peers
-	nebula iperf3
+	nebula iperf3 wireguard-go wireguard-tools
+	# benchmark: OpenSSL for the AEAD comparison, gnuplot for the charts
+	libssl-dev gnuplot-nox
 )
 
 missing=()
