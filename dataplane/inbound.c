@@ -199,9 +199,33 @@ static bool roam_punted(const struct dp_worker *w, const struct dp_sa *sa,
 	return false;
 }
 
+/*
+ * The SA counters of a run of packets on one SA, added to the SA once when
+ * the run ends: the counters' cache line is shared with the other workers
+ * and the control thread, so a burst from one peer touches it once.
+ */
+struct rx_run {
+	struct dp_sa *sa;
+	uint64_t packets, bytes;
+};
+
+static void rx_run_end(struct dp_worker *w, struct rx_run *r)
+{
+	if (!r->packets)
+		return;
+	atomic_fetch_add_explicit(&r->sa->rx_packets, r->packets,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->sa->rx_bytes, r->bytes,
+				  memory_order_relaxed);
+	atomic_store_explicit(&r->sa->last_rx_ns, w->now_ns,
+			      memory_order_relaxed);
+	r->packets = r->bytes = 0;
+}
+
 /* The counter is consumed and the peer heard from: the packet counts. */
-static bool accept_msg(struct dp_worker *w, struct dp_sa *sa,
-		       const struct dp_pkt *p, const struct wire_header *h)
+static bool accept_msg(struct dp_worker *w, struct rx_run *run,
+		       struct dp_sa *sa, const struct dp_pkt *p,
+		       const struct wire_header *h)
 {
 	struct sockaddr_in6 *remote;
 
@@ -210,9 +234,12 @@ static bool accept_msg(struct dp_worker *w, struct dp_sa *sa,
 		dp_drop(w, DP_DROP_REPLAY);
 		return false;
 	}
-	atomic_fetch_add_explicit(&sa->rx_packets, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&sa->rx_bytes, p->len, memory_order_relaxed);
-	atomic_store_explicit(&sa->last_rx_ns, w->now_ns, memory_order_relaxed);
+	if (run->sa != sa) {
+		rx_run_end(w, run);
+		run->sa = sa;
+	}
+	run->packets++;
+	run->bytes += p->len;
 
 	/* Roaming (§5.2): the control plane decides, the data flows meanwhile. */
 	remote = atomic_load_explicit(&sa->remote, memory_order_acquire);
@@ -266,7 +293,7 @@ static bool inner_ok(struct dp_worker *w, const struct dp_sa *sa,
 	return true;
 }
 
-static void data(struct dp_worker *w, struct dp_pkt *p,
+static void data(struct dp_worker *w, struct rx_run *run, struct dp_pkt *p,
 		 const struct wire_header *h)
 {
 	uint8_t *ip = p->data + WIRE_HEADER_LEN;
@@ -274,7 +301,7 @@ static void data(struct dp_worker *w, struct dp_pkt *p,
 	uint32_t len;
 
 	sa = open_msg(w, p, h, &len);
-	if (!sa || !inner_ok(w, sa, ip, len) || !accept_msg(w, sa, p, h))
+	if (!sa || !inner_ok(w, sa, ip, len) || !accept_msg(w, run, sa, p, h))
 		return;
 	w->to_tun[w->n_to_tun] = ip;
 	w->to_tun_len[w->n_to_tun++] = len;
@@ -312,8 +339,8 @@ static void test_reply(struct dp_worker *w, struct dp_sa *sa,
 }
 
 /* Lighthouse, test, closeTunnel and control messages on a tunnel. */
-static void tunnel_msg(struct dp_worker *w, struct dp_pkt *p,
-		       const struct wire_header *h)
+static void tunnel_msg(struct dp_worker *w, struct rx_run *run,
+		       struct dp_pkt *p, const struct wire_header *h)
 {
 	struct ctlmsg_punt *m;
 	struct dp_sa *sa;
@@ -324,7 +351,7 @@ static void tunnel_msg(struct dp_worker *w, struct dp_pkt *p,
 		return;
 	}
 	sa = open_msg(w, p, h, &len);
-	if (!sa || !accept_msg(w, sa, p, h))
+	if (!sa || !accept_msg(w, run, sa, p, h))
 		return;
 	if (h->type == WIRE_TEST) {
 		if (h->subtype == WIRE_SUB_TEST_REQUEST)
@@ -350,6 +377,7 @@ static void tunnel_msg(struct dp_worker *w, struct dp_pkt *p,
 void dp_in_burst(struct dp_worker *w, struct dp_pkt *pkts, unsigned int n)
 {
 	const struct ctlmsg_net *vpn = &w->shared->setup.vpn;
+	struct rx_run run = { NULL, 0, 0 };
 
 	for (unsigned int i = 0; i < n; i++) {
 		struct dp_pkt *p = &pkts[i];
@@ -382,7 +410,7 @@ void dp_in_burst(struct dp_worker *w, struct dp_pkt *pkts, unsigned int n)
 			break;
 		case WIRE_MESSAGE:
 			if (h.subtype == WIRE_SUB_NONE)
-				data(w, p, &h);
+				data(w, &run, p, &h);
 			else if (h.subtype == WIRE_SUB_RELAY)
 				dp_drop(w, DP_DROP_RELAY);
 			else
@@ -392,11 +420,12 @@ void dp_in_burst(struct dp_worker *w, struct dp_pkt *pkts, unsigned int n)
 		case WIRE_TEST:
 		case WIRE_CLOSE_TUNNEL:
 		case WIRE_CONTROL:
-			tunnel_msg(w, p, &h);
+			tunnel_msg(w, &run, p, &h);
 			break;
 		default:
 			dp_drop(w, DP_DROP_UNKNOWN_TYPE);
 			break;
 		}
 	}
+	rx_run_end(w, &run);
 }

@@ -137,6 +137,32 @@ static inline bool dp_sa_reserve(struct dp_sa *sa, unsigned int n,
 	return true;
 }
 
+/*
+ * Reserves as many of @n consecutive send counters as the lease still
+ * has, with one compare-and-swap; returns how many (0: none), *first the
+ * first of them. For a run of packets, where sending what fits beats
+ * dropping the whole run at the end of a lease.
+ */
+static inline unsigned int dp_sa_reserve_upto(struct dp_sa *sa, unsigned int n,
+					      uint64_t *first)
+{
+	uint64_t c = atomic_load_explicit(&sa->send_counter,
+					  memory_order_relaxed);
+	uint64_t end = atomic_load_explicit(&sa->lease_end,
+					    memory_order_acquire);
+	uint64_t k;
+
+	do {
+		if (c >= end)
+			return 0;
+		k = end - c < n ? end - c : n;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&sa->send_counter, &c, c + k, memory_order_relaxed,
+		memory_order_relaxed));
+	*first = c + 1;
+	return (unsigned int)k;
+}
+
 /* True once per lease when the counter has used half of what is left of it. */
 bool dp_sa_lease_wanted(struct dp_sa *sa);
 

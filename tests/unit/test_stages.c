@@ -549,6 +549,42 @@ static void test_stages_lease(void **state)
 	assert_false(dp_sa_lease_wanted(e->sa)); /* asked once */
 }
 
+/*
+ * A burst to one peer takes its counters with one reservation; at the end
+ * of a lease what fits is sent, in order and with consecutive counters,
+ * and only the rest is dropped.
+ */
+static void test_stages_lease_run(void **state)
+{
+	struct env *e = *state;
+	const struct nebula_transport_test_data *v;
+	uint32_t lens[5];
+	uint64_t tx0 = atomic_load(&e->sa->tx_packets);
+
+	v = vector("AESGCM DATA host-b->host-a");
+	/* send_counter is 2: counters 3, 4 and 5 are left. */
+	atomic_store(&e->sa->lease_end, 5);
+	dp_worker_begin(&e->w, 1000);
+	for (int i = 0; i < 5; i++) {
+		memcpy(e->w.tx_bufs[i] + DP_HEADROOM, v->plaintext.data,
+		       v->plaintext.len);
+		lens[i] = v->plaintext.len;
+	}
+	dp_out_burst(&e->w, lens, 5);
+	assert_int_equal(e->w.n_to_net, 3);
+	for (unsigned int i = 0; i < 3; i++) {
+		struct wire_header h;
+
+		assert_ptr_equal(e->w.to_net[i].data,
+				 e->w.tx_bufs[i] + DP_HEADROOM - WIRE_HEADER_LEN);
+		wire_header_decode(e->w.to_net[i].data, &h);
+		assert_int_equal(h.counter, 3 + i);
+	}
+	assert_int_equal(e->w.stats.drops[DP_DROP_LEASE], 2);
+	assert_int_equal(atomic_load(&e->sa->send_counter), 5);
+	assert_int_equal(atomic_load(&e->sa->tx_packets) - tx0, 3);
+}
+
 static void test_stages_handshake_flood_rate_limited(void **state)
 {
 	struct env *e = *state;
@@ -612,6 +648,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stages_pending_queue,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stages_lease, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stages_lease_run, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_stages_handshake_flood_rate_limited, setup,
