@@ -31,8 +31,10 @@ METRICS = [
     ("cpu_s_per_gb_tcp4", "CPU per GB, TCP 4 streams", "s/GB", False),
     ("cpu_s_per_gb_udp64", "CPU per GB, UDP 64 B", "s/GB", False),
 ]
-VPN_SYSTEMS = ("vela-udp", "vela-xsk", "nebula", "wg")
+VELA_SYSTEMS = ("vela-udp", "vela-xsk", "vela-udp-nooff")
+VPN_SYSTEMS = VELA_SYSTEMS + ("nebula", "wg")
 NAMES = {"raw": "raw veth", "vela-udp": "Vela (udp)", "vela-xsk": "Vela (xsk)",
+         "vela-udp-nooff": "Vela (udp, no TUN offloads)",
          "nebula": "Nebula 1.6.1", "wg": "wireguard-go"}
 
 
@@ -113,7 +115,7 @@ def collect(out):
         med = {k: median([r.get(k) for r in reps if r]) for k, *_ in METRICS}
         res["systems"][sysname] = {"reps": reps, "median": med, "skipped": skipped}
     # Ratios inside each repetition, then their median.
-    for vela in ("vela-udp", "vela-xsk"):
+    for vela in VELA_SYSTEMS:
         for base in ("nebula", "raw", "wg"):
             if vela not in res["systems"] or base not in res["systems"]:
                 continue

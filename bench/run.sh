@@ -9,9 +9,11 @@
 #   iperf3 client, ping                               iperf3 server
 #
 # Systems (-s): raw (the veth itself), vela-udp and vela-xsk (Vela on both
-# ends with that packet backend; a backend this build or machine lacks is
-# reported as skipped with the reason), nebula (Debian's 1.6.1 on both
-# ends) and wg (Debian's wireguard-go). Per system and repetition: ping RTT,
+# ends with that packet backend, one worker per veth queue; a backend this
+# build or machine lacks is reported as skipped with the reason),
+# vela-udp-nooff (udp without TUN offloads, to show what they buy), nebula
+# (Debian's 1.6.1 on both ends, its defaults) and wg (Debian's
+# wireguard-go). Per system and repetition: ping RTT,
 # iperf3 TCP with 1 and with 4 streams, iperf3 UDP with 64-byte payloads at
 # full rate (delivered packets per second and loss), and the CPU seconds the
 # VPN processes (every thread of both ends) spent per GB delivered.
@@ -44,7 +46,7 @@ ROOT=$(dirname "$HERE")
 
 REPS=3
 DUR=10
-SYSTEMS="raw vela-udp vela-xsk nebula wg"
+SYSTEMS="raw vela-udp vela-xsk vela-udp-nooff nebula wg"
 OUT=""
 BUILD=""
 SMOKE=0
@@ -71,8 +73,8 @@ fi
 case $REPS$DUR in *[!0-9]*) echo "run.sh: -r and -d take whole numbers" >&2; exit 2 ;; esac
 [ "$REPS" -ge 1 ] && [ "$DUR" -ge 1 ] || { echo "run.sh: -r and -d must be at least 1" >&2; exit 2; }
 for s in $SYSTEMS; do
-	case $s in raw|vela-udp|vela-xsk|nebula|wg) ;;
-	*) echo "run.sh: unknown system '$s' (raw vela-udp vela-xsk nebula wg)" >&2; exit 2 ;;
+	case $s in raw|vela-udp|vela-xsk|vela-udp-nooff|nebula|wg) ;;
+	*) echo "run.sh: unknown system '$s' (raw vela-udp vela-xsk vela-udp-nooff nebula wg)" >&2; exit 2 ;;
 	esac
 done
 
@@ -242,10 +244,11 @@ start_raw() {
 	VPN_PIDS=()
 }
 
-start_vela() { # backend
-	local backend=$1 p _
-	node_config node-a vbta$$ "$OVB" "$IPB" "dataplane: {backend: $backend, interface: $VA, socket: $WORK/vela-a.sock}"
-	node_config node-b vbtb$$ "$OVA" "$IPA" "dataplane: {backend: $backend, interface: $VB, socket: $WORK/vela-b.sock}"
+start_vela() { # backend [offload]
+	local backend=$1 offload=${2:-true} p _
+	local dp="backend: $backend, workers: $QUEUES, tun_offload: $offload"
+	node_config node-a vbta$$ "$OVB" "$IPB" "dataplane: {$dp, interface: $VA, socket: $WORK/vela-a.sock}"
+	node_config node-b vbtb$$ "$OVA" "$IPA" "dataplane: {$dp, interface: $VB, socket: $WORK/vela-b.sock}"
 	: >"$WORK/vela-$backend-a.log"
 	: >"$WORK/vela-$backend-b.log"
 	nsb timeout $MAX_SECONDS "$VELA" -config "$WORK/node-b.yml" >>"$WORK/vela-$backend-b.log" 2>&1 &
@@ -269,6 +272,7 @@ start_vela() { # backend
 }
 start_vela-udp() { start_vela udp; }
 start_vela-xsk() { start_vela xsk; }
+start_vela-udp-nooff() { start_vela udp false; }
 
 start_nebula() {
 	local p

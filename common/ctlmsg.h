@@ -17,10 +17,11 @@
  *
  *   control -> dataplane   HELLO, SETUP, TUNNEL_ADD, TUNNEL_DEL,
  *                          TUNNEL_REMOTE, LEASE_GRANT, INJECT_RAW,
- *                          INJECT_SA, DUMP, STATS
+ *                          INJECT_SA, DUMP, STATS, ACTIVITY
  *   dpctl -> dataplane     HELLO, DUMP, STATS (nothing that changes state)
  *   dataplane -> either    HELLO, SETUP_DONE, PUNT, LEASE_REQUEST,
- *                          DUMP_TUNNEL, DUMP_END, STATS_REPLY, ERROR
+ *                          DUMP_TUNNEL, DUMP_END, STATS_REPLY,
+ *                          ACTIVITY_REPLY, ERROR
  *
  * PUNT and LEASE_REQUEST go to the control connection only, unsolicited
  * (seq 0); every other dataplane record answers a request and echoes its
@@ -45,6 +46,12 @@
  * a tunnel re-installed from the dump never repeats a nonce (sa.h keeps
  * the counter at or below lease_end in any case). dpctl connections get
  * the tunnels with both keys zeroed.
+ *
+ * ACTIVITY answers with ACTIVITY_REPLY records of up to
+ * CTLMSG_ACTIVITY_MAX tunnels each (32 bytes a tunnel, against 4.6 KB in a
+ * DUMP_TUNNEL), the last one with `last` set: the packet counters and the
+ * highest counter received of every tunnel, what the control plane's
+ * liveness checks read once a second.
  *
  * STATS answers with one STATS_REPLY: the setup in force and every
  * worker's counters, copied as the workers left them; the reader sums.
@@ -72,7 +79,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#define CTLMSG_VERSION 1
+#define CTLMSG_VERSION 2
 #define CTLMSG_MAX (64 * 1024)    /* largest record */
 #define CTLMSG_PACKET_MAX 9216    /* a datagram or IP packet carried inside */
 #define CTLMSG_CERT_MAX 4096      /* a peer certificate kept with its tunnel */
@@ -98,6 +105,8 @@ enum ctlmsg_type {
 	CTLMSG_ERROR,
 	CTLMSG_STATS,
 	CTLMSG_STATS_REPLY,
+	CTLMSG_ACTIVITY,
+	CTLMSG_ACTIVITY_REPLY,
 };
 
 struct ctlmsg_hdr {
@@ -157,6 +166,7 @@ struct ctlmsg_setup {
 	char interface[16];         /* NIC for xsk/dpdk */
 	char tun_dev[16];           /* "" = kernel picks */
 	uint32_t tun_disabled;
+	uint32_t tun_offload;       /* 1: IFF_VNET_HDR with TSO/USO, GRO writes */
 	uint32_t mtu;
 	/*
 	 * The TUN's per-queue ring length (tun.tx_queue). Not 0 when the TUN
@@ -294,6 +304,25 @@ struct ctlmsg_dump_tunnel {
 	uint64_t last_rx_ns, last_tx_ns; /* CLOCK_MONOTONIC */
 };
 
+/*
+ * ACTIVITY_REPLY: variable length, offsetof(struct ctlmsg_activity_reply,
+ * tunnel) + n * sizeof(struct ctlmsg_activity).
+ */
+#define CTLMSG_ACTIVITY_MAX 128
+struct ctlmsg_activity {
+	uint32_t local_index;
+	uint32_t reserved;
+	uint64_t rx_packets, tx_packets;
+	uint64_t recv_max;          /* highest counter received */
+};
+
+struct ctlmsg_activity_reply {
+	struct ctlmsg_hdr hdr;
+	uint32_t n;                 /* entries in tunnel[] */
+	uint32_t last;              /* 1 on the last record of the answer */
+	struct ctlmsg_activity tunnel[CTLMSG_ACTIVITY_MAX];
+};
+
 struct ctlmsg_error {
 	struct ctlmsg_hdr hdr;
 	uint32_t type;              /* of the message refused */
@@ -313,6 +342,7 @@ struct ctlmsg_error {
  */
 #define CTLMSG_WORKERS_MAX 64
 #define CTLMSG_DROPS_MAX 64
+#define CTLMSG_XDP_COUNTERS_MAX 16
 
 struct ctlmsg_port_stats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
@@ -320,6 +350,18 @@ struct ctlmsg_port_stats {
 	uint64_t tx_errors;         /* sends the kernel refused */
 	uint64_t rx_gro_batches;    /* coalesced receives split into packets */
 	uint64_t tx_gso_batches;    /* sends that used UDP_SEGMENT */
+	/* xsk (port.h has the details); 0 for udp. */
+	uint64_t rx_bad_l2, rx_bad_l3, rx_bad_l4;
+	uint64_t rx_kernel, tx_kernel;
+	uint64_t tx_ring_full, tx_kicks, tx_kick_errors;
+};
+
+/* xsk: UMEM frame accounting of one queue (free + fill + held + in_flight = total). */
+struct ctlmsg_frames {
+	uint32_t total, free, fill, held, in_flight;
+	uint32_t reserved;
+	uint64_t rx_dropped, rx_ring_full, fill_ring_empty;
+	uint64_t tx_invalid, tx_ring_empty;
 };
 
 struct ctlmsg_worker_stats {
@@ -328,8 +370,12 @@ struct ctlmsg_worker_stats {
 	uint64_t tun_rx_packets, tun_rx_bytes;  /* read from the TUN */
 	uint64_t tun_tx_packets, tun_tx_bytes;  /* written to the TUN */
 	uint64_t punches, punted, test_replies, recv_errors;
+	/* TUN offloads: reads and writes (dataplane/stats.h). */
+	uint64_t tun_rx_frames, tun_rx_gso_frames, tun_rx_segments;
+	uint64_t tun_tx_writes, tun_tx_supers, tun_tx_coalesced;
 	uint64_t drops[CTLMSG_DROPS_MAX];       /* by enum dp_drop */
 	struct ctlmsg_port_stats port;          /* the worker's NIC queue */
+	struct ctlmsg_frames frames;            /* xsk: its UMEM */
 };
 
 struct ctlmsg_stats_reply {
@@ -343,7 +389,7 @@ struct ctlmsg_stats_reply {
 	uint16_t reserved;
 	uint32_t n_drops;           /* entries of drops[] in use */
 	uint32_t n_tunnels;
-	uint32_t reserved2;
+	uint32_t tun_offloads;      /* TUN_F_* in force; 0: plain TUN or none */
 	/* The control thread's own counters (dataplane/ctl.h). */
 	uint64_t rejects;           /* messages refused with ERROR */
 	uint64_t punts_sent;        /* forwarded to the control connection */
@@ -351,6 +397,13 @@ struct ctlmsg_stats_reply {
 	uint64_t injects_queued;
 	uint64_t injects_full;      /* refused: worker 0's queue was full */
 	uint64_t lease_requests;
+	/* xsk: the XDP program's counters (enum dp_xdp_counter order). */
+	char interface[16];         /* "" unless xsk */
+	uint32_t xdp_mode;          /* enum dp_xdp_mode in effect */
+	uint32_t n_xdp;             /* entries of xdp_* in use */
+	uint64_t xdp_packets[CTLMSG_XDP_COUNTERS_MAX];
+	uint64_t xdp_bytes[CTLMSG_XDP_COUNTERS_MAX];
+	uint64_t nh_entries;        /* next-hop table size (xsk) */
 	struct ctlmsg_worker_stats worker[CTLMSG_WORKERS_MAX];
 };
 

@@ -982,6 +982,9 @@ static int parse_timers_dataplane(struct parser *p)
 	if (!err)
 		err = get_string(p, "dataplane.socket", "/run/vela/vela.sock",
 				 &c->socket);
+	if (!err)
+		err = get_bool(p, "dataplane.tun_offload", true,
+			       &c->tun_offload);
 	if (!err && (c->backend == CTL_BACKEND_XSK ||
 		     c->backend == CTL_BACKEND_DPDK) && !*c->interface)
 		err = bad(p, find(p, "dataplane.backend"), "dataplane.interface",

@@ -168,6 +168,7 @@ struct ctl_config {
 	int workers; /* 0: routines */
 	enum ctl_mode mode;
 	char *socket;
+	bool tun_offload; /* IFF_VNET_HDR with TSO/USO and GRO (default on) */
 };
 
 /*

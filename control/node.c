@@ -35,6 +35,7 @@
 #include "wire.h"
 
 #define TICK_MS 100
+#define READ_BURST 64 /* dataplane records read per wakeup */
 
 static uint64_t mono_ns(void)
 {
@@ -177,6 +178,7 @@ void ctl_node_free(struct ctl_node *n)
 	for (size_t i = 0; i < n->n_tunnels; i++)
 		ctl_tunnel_free(n->tunnels[i]);
 	free(n->tunnels);
+	free(n->by_index);
 	for (size_t i = 0; i < n->n_pending; i++) {
 		ctl_noise_wipe(&n->pending[i]->noise);
 		free(n->pending[i]);
@@ -202,6 +204,7 @@ static void disconnect(struct ctl_node *n, const char *why)
 	n->dp_fd = -1;
 	n->set_up = false;
 	n->dump_seq = 0;
+	n->activity_seq = 0;
 }
 
 int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len)
@@ -234,8 +237,56 @@ struct ctl_tunnel *ctl_tunnel_by_vpn(struct ctl_node *n, uint32_t vpn_ip)
 	return NULL;
 }
 
+static size_t index_slot(uint32_t index, size_t cap)
+{
+	return (size_t)(index * 2654435761u) & (cap - 1);
+}
+
+static void index_put(struct ctl_tunnel **tab, size_t cap,
+		      struct ctl_tunnel *t)
+{
+	size_t i = index_slot(t->add.local_index, cap);
+
+	while (tab[i])
+		i = (i + 1) & (cap - 1);
+	tab[i] = t;
+}
+
+/* The index for the tunnels there are, at most half full. */
+static void index_rebuild(struct ctl_node *n)
+{
+	size_t cap = 64;
+	struct ctl_tunnel **tab;
+
+	while (cap < 2 * (n->n_tunnels + 1))
+		cap *= 2;
+	tab = calloc(cap, sizeof(*tab));
+	free(n->by_index);
+	n->by_index = tab;
+	n->by_index_cap = tab ? cap : 0; /* out of memory: lookups scan */
+	for (size_t i = 0; tab && i < n->n_tunnels; i++)
+		index_put(tab, cap, n->tunnels[i]);
+}
+
+/* @t was just appended to n->tunnels. */
+static void index_add(struct ctl_node *n, struct ctl_tunnel *t)
+{
+	if (!n->by_index_cap || 2 * n->n_tunnels > n->by_index_cap)
+		index_rebuild(n);
+	else
+		index_put(n->by_index, n->by_index_cap, t);
+}
+
 struct ctl_tunnel *ctl_tunnel_by_index(struct ctl_node *n, uint32_t index)
 {
+	if (n->by_index_cap) {
+		size_t i = index_slot(index, n->by_index_cap);
+
+		for (; n->by_index[i]; i = (i + 1) & (n->by_index_cap - 1))
+			if (n->by_index[i]->add.local_index == index)
+				return n->by_index[i];
+		return NULL;
+	}
 	for (size_t i = 0; i < n->n_tunnels; i++)
 		if (n->tunnels[i]->add.local_index == index)
 			return n->tunnels[i];
@@ -319,6 +370,7 @@ int ctl_tunnel_install(struct ctl_node *n, struct ctl_tunnel *t)
 		return err;
 	}
 	n->tunnels[n->n_tunnels++] = t;
+	index_add(n, t);
 	if (old)
 		ctl_tunnel_remove(n, old, false);
 	return 0;
@@ -340,6 +392,7 @@ void ctl_tunnel_remove(struct ctl_node *n, struct ctl_tunnel *t,
 		n->tunnels[i] = n->tunnels[--n->n_tunnels];
 		break;
 	}
+	index_rebuild(n);
 	ctl_tunnel_free(t);
 	/* A replaced tunnel leaves its successor: the peer is still there. */
 	if (!ctl_tunnel_by_vpn(n, vpn_ip))
@@ -450,6 +503,7 @@ static int send_setup(struct ctl_node *n)
 	snprintf(m->interface, sizeof(m->interface), "%s", c->interface);
 	snprintf(m->tun_dev, sizeof(m->tun_dev), "%s", c->tun_dev);
 	m->tun_disabled = c->tun_disabled;
+	m->tun_offload = c->tun_offload;
 	m->mtu = (uint32_t)c->mtu;
 	m->tx_queue = (uint32_t)c->tx_queue;
 	m->read_buffer = (uint32_t)c->read_buffer;
@@ -565,6 +619,7 @@ static void adopt(struct ctl_node *n, const struct ctlmsg_dump_tunnel *d)
 		n->tunnels = more;
 		/* Already in the dataplane: nothing to send. */
 		n->tunnels[n->n_tunnels++] = t;
+		index_add(n, t);
 	}
 	ctl_ip_str(t->add.vpn_ip, ip);
 	vl_log(VL_LOG_INFO, "Adopted tunnel from the running dataplane",
@@ -696,8 +751,32 @@ static void on_setup_done(struct ctl_node *n, const struct ctlmsg_setup_done *m)
 	       "workers", workers, "note", m->msg, NULL);
 }
 
+/* Counters of up to CTLMSG_ACTIVITY_MAX tunnels, for the liveness checks. */
+static void on_activity(struct ctl_node *n, const void *buf, size_t len)
+{
+	const size_t fixed = offsetof(struct ctlmsg_activity_reply, tunnel);
+	const struct ctlmsg_activity_reply *r = buf;
+
+	if (len < fixed || r->n > CTLMSG_ACTIVITY_MAX ||
+	    len != fixed + r->n * sizeof(r->tunnel[0]))
+		return;
+	for (uint32_t k = 0; k < r->n; k++) {
+		struct ctl_tunnel *t =
+			ctl_tunnel_by_index(n, r->tunnel[k].local_index);
+
+		/*
+		 * One we do not know (a TUNNEL_DEL lost with a connection)
+		 * is adopted or dropped at the next reconnect's DUMP.
+		 */
+		if (t)
+			ctl_cm_on_activity(n, t, &r->tunnel[k]);
+	}
+	if (r->last && r->hdr.seq == n->activity_seq)
+		n->activity_seq = 0;
+}
+
 /* One record from the dataplane. Lengths are checked before anything is read. */
-static void on_message(struct ctl_node *n, const void *buf, size_t len)
+void ctl_node_on_record(struct ctl_node *n, const void *buf, size_t len)
 {
 	const struct ctlmsg_hdr *h = buf;
 
@@ -737,12 +816,21 @@ static void on_message(struct ctl_node *n, const void *buf, size_t len)
 
 			/* Ours: activity for the liveness checks; else adopt. */
 			if (t) {
+				struct ctlmsg_activity a = {
+					.rx_packets = d->rx_packets,
+					.tx_packets = d->tx_packets,
+					.recv_max = d->tunnel.recv_max,
+				};
+
 				t->seen_in_dump = h->seq;
-				ctl_cm_on_dump(n, t, d);
+				ctl_cm_on_activity(n, t, &a);
 			} else {
 				adopt(n, d);
 			}
 		}
+		break;
+	case CTLMSG_ACTIVITY_REPLY:
+		on_activity(n, buf, len);
 		break;
 	case CTLMSG_DUMP_END:
 		dump_end(n, h->seq);
@@ -776,13 +864,27 @@ int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop)
 			next_connect = n->now_ns + 1000000000u;
 		}
 		pfd.fd = n->dp_fd;
+		/*
+		 * Up to READ_BURST records per wakeup: a DUMP of thousands
+		 * of tunnels or a burst of handshakes costs one poll(), and
+		 * the timers still run between bursts.
+		 */
 		if (poll(&pfd, 1, TICK_MS) > 0) {
-			ssize_t r = recv(n->dp_fd, buf, CTLMSG_MAX, MSG_TRUNC);
+			for (int k = 0; k < READ_BURST && n->dp_fd >= 0; k++) {
+				ssize_t r = recv(n->dp_fd, buf, CTLMSG_MAX,
+						 MSG_TRUNC | (k ? MSG_DONTWAIT : 0));
 
-			if (r <= 0)
-				disconnect(n, r ? strerror(errno) : "closed");
-			else if ((size_t)r <= CTLMSG_MAX)
-				on_message(n, buf, (size_t)r);
+				if (r < 0 && k && (errno == EAGAIN ||
+						   errno == EINTR))
+					break;
+				if (r <= 0) {
+					disconnect(n, r ? strerror(errno) :
+							  "closed");
+					break;
+				}
+				if ((size_t)r <= CTLMSG_MAX)
+					ctl_node_on_record(n, buf, (size_t)r);
+			}
 		}
 		n->now_ns = mono_ns();
 		if (n->set_up) {

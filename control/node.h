@@ -87,12 +87,20 @@ struct ctl_node {
 
 	struct ctl_tunnel **tunnels;
 	size_t n_tunnels;
+	/*
+	 * The same tunnels by local index, open addressing, rebuilt when one
+	 * goes: every punt and every activity record looks one up.
+	 */
+	struct ctl_tunnel **by_index;
+	size_t by_index_cap;           /* a power of two; 0: scan instead */
 	struct ctl_pending **pending;
 	size_t n_pending;
 
 	struct ctl_lh lh; /* lighthouse cache and timers */
 	uint32_t dump_seq;         /* the DUMP being answered; 0: none */
 	uint64_t dump_sent_ns;
+	uint32_t activity_seq;     /* the ACTIVITY being answered (connmgr.c) */
+	uint64_t activity_sent_ns;
 	uint64_t cm_next_dump_ns;  /* connmgr.c */
 	uint64_t punch_next_ns;    /* punchy.c */
 };
@@ -105,6 +113,8 @@ void ctl_node_free(struct ctl_node *n);
 int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop);
 /* Sends a record to the dataplane; 0 or -errno (the connection is dropped). */
 int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len);
+/* Handles one record from the dataplane; lengths are checked first. */
+void ctl_node_on_record(struct ctl_node *n, const void *buf, size_t len);
 /*
  * Asks for a DUMP unless one is still being answered: one at a time, so a
  * slow dump of many tunnels never piles up behind itself.
@@ -113,11 +123,12 @@ void ctl_node_dump(struct ctl_node *n);
 
 /*
  * connmgr.c: liveness of tunnels we send on (spec §5.2), from the
- * dataplane's per-tunnel counters, which it DUMPs every second.
+ * dataplane's per-tunnel counters, which it reports (ACTIVITY) every
+ * second; a DUMP's records feed the same check.
  */
 void ctl_cm_timers(struct ctl_node *n);
-void ctl_cm_on_dump(struct ctl_node *n, struct ctl_tunnel *t,
-		    const struct ctlmsg_dump_tunnel *d);
+void ctl_cm_on_activity(struct ctl_node *n, struct ctl_tunnel *t,
+			const struct ctlmsg_activity *a);
 
 /* punchy.c: NAT keepalives to every peer every 10 s (punchy.punch). */
 void ctl_punchy_timers(struct ctl_node *n);

@@ -79,15 +79,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <dirent.h>
+#include <net/if.h>
 
 #include <sodium.h>
 
 #include "aead.h"
 #include "ipnet.h"
+#include "nexthop.h"
 #include "port.h"
 #include "status.h"
 #include "tun_mq.h"
 #include "wire.h"
+#include "xdp_steer.h"
 
 #define READ_BURST 64 /* records per connection per poll round */
 #define READER_STALL_MS 5000 /* a reader that takes nothing this long is dropped */
@@ -107,6 +111,7 @@ union reply {
 	struct ctlmsg_dump_tunnel dump;
 	struct ctlmsg_error error;
 	struct ctlmsg_stats_reply stats;
+	struct ctlmsg_activity_reply activity;
 };
 
 /*
@@ -138,7 +143,7 @@ struct tunnel {
 	struct ctlmsg_tunnel_add msg;
 };
 
-enum retired_kind { RETIRED_TABLE, RETIRED_SA, RETIRED_ADDR };
+enum retired_kind { RETIRED_TABLE, RETIRED_SA, RETIRED_ADDR, RETIRED_NH };
 
 struct retired {
 	enum retired_kind kind;
@@ -160,6 +165,8 @@ struct dp_ctl {
 	unsigned int n_workers;
 	struct dp_worker_loop *loops[DP_CTL_WORKERS_MAX];
 	struct dp_port *ports[DP_CTL_WORKERS_MAX];
+	struct dp_xdp *xdp; /* xsk: the steering program on the interface */
+	struct dp_nh *nh; /* xsk: next-hop mirror, NULL without one */
 	struct dp_ring punts[DP_CTL_WORKERS_MAX];
 	struct dp_ring injects;
 	bool punts_left; /* a ring was not empty after draining */
@@ -195,6 +202,8 @@ static const char *const type_names[] = {
 	[CTLMSG_ERROR] = "ERROR",
 	[CTLMSG_STATS] = "STATS",
 	[CTLMSG_STATS_REPLY] = "STATS_REPLY",
+	[CTLMSG_ACTIVITY] = "ACTIVITY",
+	[CTLMSG_ACTIVITY_REPLY] = "ACTIVITY_REPLY",
 };
 
 const char *dp_ctl_type_name(uint32_t type)
@@ -448,7 +457,9 @@ static size_t fixed_len(uint16_t type)
 		return sizeof(struct ctlmsg_lease);
 	case CTLMSG_DUMP:
 	case CTLMSG_STATS:
+	case CTLMSG_ACTIVITY:
 		return sizeof(struct ctlmsg_hdr);
+	case CTLMSG_ACTIVITY_REPLY:
 	case CTLMSG_INJECT_RAW:
 	case CTLMSG_INJECT_SA:
 	case CTLMSG_SETUP_DONE:
@@ -499,7 +510,9 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 	case CTLMSG_INJECT_RAW:
 	case CTLMSG_INJECT_SA:
 	case CTLMSG_STATS:
+	case CTLMSG_ACTIVITY:
 		break;
+	case CTLMSG_ACTIVITY_REPLY:
 	case CTLMSG_SETUP_DONE:
 	case CTLMSG_LEASE_REQUEST:
 	case CTLMSG_PUNT:
@@ -616,6 +629,8 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 	}
 	case CTLMSG_DUMP:
 	case CTLMSG_STATS:
+	case CTLMSG_ACTIVITY:
+	case CTLMSG_ACTIVITY_REPLY:
 	case CTLMSG_SETUP_DONE:
 	case CTLMSG_LEASE_REQUEST:
 	case CTLMSG_PUNT:
@@ -666,6 +681,8 @@ int dp_ctl_check_order(uint32_t role, bool set_up, uint16_t type,
 	case CTLMSG_ERROR:
 	case CTLMSG_STATS:
 	case CTLMSG_STATS_REPLY:
+	case CTLMSG_ACTIVITY:
+	case CTLMSG_ACTIVITY_REPLY:
 		break;
 	}
 	return 0;
@@ -866,6 +883,9 @@ static void free_retired(struct retired *r)
 		break;
 	case RETIRED_ADDR:
 		free(r->p);
+		break;
+	case RETIRED_NH:
+		dp_nh_table_free(r->p);
 		break;
 	}
 }
@@ -1105,6 +1125,150 @@ static int on_hello(struct dp_ctl *c, int i, const struct ctlmsg_hello *m)
 	return 0;
 }
 
+/* ---- Ports ------------------------------------------------------------ */
+
+/* @kind ("rx" or "tx") queues of @ifname as sysfs lists them; 0: unknown. */
+static unsigned int nic_queues(const char *ifname, const char *kind)
+{
+	char path[64];
+	struct dirent *d;
+	unsigned int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((d = readdir(dir)))
+		if (!strncmp(d->d_name, kind, 2) && d->d_name[2] == '-')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/*
+ * Closes ports[0..n) (no worker may run): each queue's XSKMAP entry is
+ * cleared before its socket goes, the program is detached last.
+ */
+static void close_ports(struct dp_ctl *c, unsigned int n)
+{
+	struct dp_nh_table *t;
+
+	while (n--) {
+		if (c->xdp)
+			dp_xdp_clear_xsk(c->xdp, n);
+		dp_port_close(c->ports[n]);
+		c->ports[n] = NULL;
+	}
+	dp_xdp_detach(c->xdp);
+	c->xdp = NULL;
+	dp_nh_close(c->nh);
+	c->nh = NULL;
+	t = atomic_exchange(&c->shared.nh_table, NULL);
+	if (t)
+		dp_nh_table_free(t);
+}
+
+/*
+ * One port per queue of @backend (udp or xsk). xsk: the interface must
+ * exist and have a queue per worker; the ports are opened (their sockets
+ * not yet in the XSKMAP, so the kernel socket gets everything), then the
+ * program is attached for the port they bound and each socket put in the
+ * map. On failure nothing stays open and @st says what to do.
+ */
+static int open_ports(struct dp_ctl *c, const struct ctlmsg_setup *s,
+		      enum ctlmsg_backend backend, struct vl_status *st)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+	unsigned int n = s->workers, q = 0, n_rx, n_tx;
+	bool xsk = backend == CTLMSG_BACKEND_XSK;
+	int ifindex = 0, err;
+
+	if (xsk) {
+		if (!*s->interface)
+			return vl_status_set(
+				st, -EINVAL,
+				"backend xsk needs a NIC: set dataplane.interface");
+		ifindex = (int)if_nametoindex(s->interface);
+		if (!ifindex)
+			return vl_status_set(
+				st, -ENODEV,
+				"interface %s missing: check dataplane.interface (ip link)",
+				s->interface);
+		n_rx = nic_queues(s->interface, "rx");
+		n_tx = nic_queues(s->interface, "tx");
+		/* A socket sends on the TX queue of its own index. */
+		if (n_tx && n > n_tx)
+			return vl_status_set(
+				st, -EINVAL,
+				"interface %s has %u TX queues, dataplane.workers is %u: each worker's AF_XDP socket sends on its own queue; lower workers to %u or give it more queues (ethtool -L %s combined %u; veth: numtxqueues)",
+				s->interface, n_tx, n, n_tx, s->interface, n);
+		if (n_rx && n > n_rx)
+			return vl_status_set(
+				st, -EINVAL,
+				"interface %s has %u RX queues, dataplane.workers is %u: lower workers to %u or give it more queues (ethtool -L %s combined %u; veth: numrxqueues/numtxqueues)",
+				s->interface, n_rx, n, n_rx, s->interface, n);
+		if (n < n_rx)
+			say(c, DP_CTL_LOG_WARN,
+			    "Interface %s has %u RX queues, dataplane.workers is %u: frames arriving on queues %u..%u reach the kernel socket (slower); set workers to %u or lower the queues",
+			    s->interface, n_rx, n, n, n_rx - 1, n_rx);
+	}
+	for (; q < n; q++) {
+		struct dp_port_cfg cfg = { .listen = s->listen,
+					   .queue = q,
+					   .n_queues = n,
+					   .rcvbuf = (int)s->read_buffer,
+					   .sndbuf = (int)s->write_buffer,
+					   .ifname = s->interface,
+					   .nh_table = &c->shared.nh_table };
+
+		if (q)
+			cfg.listen.sin6_port =
+				htons(dp_port_local_port(c->ports[0]));
+		err = xsk ? dp_port_xsk_open(&cfg, &c->ports[q], st) :
+			    dp_port_udp_open(&cfg, &c->ports[q], st);
+		if (err) {
+			vl_status_prefix(st, "listen %s, queue %u: ",
+					 fmt_addr(&s->listen, addr,
+						  sizeof(addr)),
+					 q);
+			goto close;
+		}
+	}
+	if (!xsk)
+		return 0;
+
+	err = dp_xdp_attach(s->interface, dp_port_local_port(c->ports[0]),
+			    &s->listen.sin6_addr, DP_XDP_AUTO, &c->xdp, st);
+	if (err)
+		goto close;
+	for (q = 0; q < n; q++) {
+		err = dp_xdp_set_xsk(c->xdp, q, dp_port_xsk_fd(c->ports[q]));
+		if (err) {
+			vl_status_set(st, err, "XSKMAP entry of queue %u: %s",
+				      q, strerror(-err));
+			q = n;
+			goto close;
+		}
+	}
+	{
+		struct vl_status nst;
+
+		/* Without next hops every datagram leaves by the kernel socket. */
+		if (dp_nh_open(ifindex, &s->listen.sin6_addr, &c->nh, &nst)) {
+			c->nh = NULL;
+			say(c, DP_CTL_LOG_WARN,
+			    "Next hops on %s unavailable (%s): xsk sends through the kernel socket",
+			    s->interface, nst.msg);
+		}
+	}
+	return 0;
+
+close:
+	close_ports(c, q);
+	return err;
+}
+
 /*
  * Brings up TUN, ports and workers for @s. On failure everything opened
  * is closed again and the reason is in @st; the dataplane stays un-set-up.
@@ -1112,33 +1276,33 @@ static int on_hello(struct dp_ctl *c, int i, const struct ctlmsg_hello *m)
 static int bring_up(struct dp_ctl *c, const struct ctlmsg_setup *s,
 		    struct ctlmsg_setup_done *done, struct vl_status *st)
 {
-	unsigned int n = s->workers, n_ports = 0, n_loops = 0;
-	char addr[INET6_ADDRSTRLEN + 8];
+	enum ctlmsg_backend backend = (enum ctlmsg_backend)s->backend;
+	unsigned int n = s->workers, n_loops = 0;
 	int err;
 
-	switch ((enum ctlmsg_backend)s->backend) {
+	switch (backend) {
 	case CTLMSG_BACKEND_AUTO:
-		snprintf(done->msg, sizeof(done->msg),
-			 "backend auto chose udp: xsk is not built yet");
-		break;
 	case CTLMSG_BACKEND_UDP:
-		break;
 	case CTLMSG_BACKEND_XSK:
+		break;
 	case CTLMSG_BACKEND_DPDK:
 		return vl_status_set(
 			st, -EOPNOTSUPP,
-			"backend %s is not built yet: use udp or auto",
-			s->backend == CTLMSG_BACKEND_XSK ? "xsk" : "dpdk");
+			"backend dpdk is not built yet: use xsk, udp or auto");
 	}
-	done->backend = CTLMSG_BACKEND_UDP;
 	/* Workers read this; none runs yet. */
 	c->shared.setup = *s;
 
 	if (!s->tun_disabled) {
-		err = tun_open(&c->tun, s->tun_dev, n, st);
+		/* Offloads when the kernel has them (DESIGN.md §4). */
+		const struct tun_opts to = { .offload = s->tun_offload != 0 };
+
+		err = tun_open_opts(&c->tun, s->tun_dev, n, &to, st);
 		if (err)
 			return err;
 		c->have_tun = true;
+		say(c, DP_CTL_LOG_INFO, "tun %s: offloads %s", c->tun.name,
+		    c->tun.offload_msg);
 		err = tun_configure(&c->tun, s->vpn.ip, s->vpn.mask,
 				    (int)s->mtu, (int)s->tx_queue, st);
 		for (uint32_t r = 0; !err && r < s->n_routes; r++)
@@ -1150,25 +1314,28 @@ static int bring_up(struct dp_ctl *c, const struct ctlmsg_setup *s,
 			goto close_tun;
 	}
 
-	for (; n_ports < n; n_ports++) {
-		struct dp_port_cfg cfg = { .listen = s->listen,
-					   .queue = n_ports,
-					   .n_queues = n,
-					   .rcvbuf = (int)s->read_buffer,
-					   .sndbuf = (int)s->write_buffer };
+	if (backend == CTLMSG_BACKEND_AUTO) {
+		struct vl_status ast;
 
-		if (n_ports)
-			cfg.listen.sin6_port =
-				htons(dp_port_local_port(c->ports[0]));
-		err = dp_port_udp_open(&cfg, &c->ports[n_ports], st);
-		if (err) {
-			vl_status_prefix(st, "listen %s, queue %u: ",
-					 fmt_addr(&s->listen, addr,
-						  sizeof(addr)),
-					 n_ports);
-			goto close_ports;
-		}
+		/* xsk when the interface exists and attaching works. */
+		if (!*s->interface)
+			snprintf(done->msg, sizeof(done->msg),
+				 "backend auto chose udp: no dataplane.interface");
+		else if (open_ports(c, s, CTLMSG_BACKEND_XSK, &ast))
+			snprintf(done->msg, sizeof(done->msg),
+				 "backend auto chose udp: %.200s", ast.msg);
+		else
+			backend = CTLMSG_BACKEND_XSK;
+		if (backend == CTLMSG_BACKEND_AUTO)
+			backend = CTLMSG_BACKEND_UDP;
+		else
+			goto ports_open;
 	}
+	err = open_ports(c, s, backend, st);
+	if (err)
+		goto close_tun;
+ports_open:
+	done->backend = backend;
 
 	/* Before any worker runs: all slots offline, epoch fresh. */
 	dp_qsbr_init(&c->shared.qsbr, n);
@@ -1194,10 +1361,7 @@ free_loops:
 		loop_free(c->loops[--n_loops]);
 	memset(c->loops, 0, sizeof(c->loops));
 	dp_qsbr_init(&c->shared.qsbr, 0);
-close_ports:
-	while (n_ports)
-		dp_port_close(c->ports[--n_ports]);
-	memset(c->ports, 0, sizeof(c->ports));
+	close_ports(c, n);
 close_tun:
 	if (c->have_tun)
 		tun_close(&c->tun);
@@ -1238,10 +1402,20 @@ static int on_setup(struct dp_ctl *c, int i, const struct ctlmsg_setup *m,
 		c->set_up = true;
 		c->done = *done;
 		say(c, DP_CTL_LOG_INFO,
-		    "Setup done: tun %s, udp port %u, backend udp, %u workers, mode %s%s%s",
+		    "Setup done: tun %s, udp port %u, backend %s, %u workers, mode %s%s%s",
 		    c->have_tun ? c->tun.name : "(disabled)", done->port,
-		    done->workers, modes[m->mode], *done->msg ? "; " : "",
-		    done->msg);
+		    dp_port_backend(c->ports[0]), done->workers,
+		    modes[m->mode], *done->msg ? "; " : "", done->msg);
+		for (unsigned int q = 0; q < c->n_workers; q++)
+			if (*dp_port_info(c->ports[q]))
+				say(c, DP_CTL_LOG_INFO, "Port %s",
+				    dp_port_info(c->ports[q]));
+		if (c->xdp)
+			say(c, DP_CTL_LOG_INFO,
+			    "XDP program %u on %s in %s mode%s",
+			    dp_xdp_prog_id(c->xdp), m->interface,
+			    dp_xdp_mode_name(dp_xdp_attached_mode(c->xdp)),
+			    c->nh ? "" : "; no next hops: sending through the kernel socket");
 	}
 	send_reply(c, i, done, sizeof(*done));
 	return 0;
@@ -1565,6 +1739,45 @@ static int on_dump(struct dp_ctl *c, int i, uint32_t seq,
 	return 0;
 }
 
+/*
+ * ACTIVITY: what the liveness checks need of every tunnel, packed. Queued
+ * whole (the connection's queue takes 128 tunnels a 4 KB record; 4 MiB is
+ * 100 000 tunnels).
+ */
+static int on_activity(struct dp_ctl *c, int i, uint32_t seq)
+{
+	struct ctlmsg_activity_reply *r = &c->tx->activity;
+	unsigned int k = 0;
+
+	do {
+		unsigned int n = 0;
+
+		memset(r, 0, offsetof(struct ctlmsg_activity_reply, tunnel));
+		for (; k < c->n_tunnels && n < CTLMSG_ACTIVITY_MAX; k++, n++) {
+			struct dp_sa *sa = c->tunnels[k].sa;
+
+			r->tunnel[n] = (struct ctlmsg_activity){
+				.local_index = sa->local_index,
+				.rx_packets = atomic_load_explicit(
+					&sa->rx_packets, memory_order_relaxed),
+				.tx_packets = atomic_load_explicit(
+					&sa->tx_packets, memory_order_relaxed),
+				.recv_max = recv_max(sa),
+			};
+		}
+		r->n = n;
+		r->last = k == c->n_tunnels;
+		hdr_init(&r->hdr, CTLMSG_ACTIVITY_REPLY,
+			 (uint32_t)(offsetof(struct ctlmsg_activity_reply,
+					     tunnel) +
+				    n * sizeof(r->tunnel[0])),
+			 seq);
+		if (send_reply(c, i, r, r->hdr.len))
+			return 0; /* the connection is gone */
+	} while (k < c->n_tunnels);
+	return 0;
+}
+
 /* STATS_REPLY mirrors the workers' counters; a new one needs a place there. */
 _Static_assert(DP_DROP_MAX <= CTLMSG_DROPS_MAX, "drop reasons outgrew STATS");
 /*
@@ -1612,6 +1825,12 @@ static void copy_worker(struct ctlmsg_worker_stats *o,
 	o->punted = peek(&s->punted);
 	o->test_replies = peek(&s->test_replies);
 	o->recv_errors = peek(&s->recv_errors);
+	o->tun_rx_frames = peek(&s->tun_rx_frames);
+	o->tun_rx_gso_frames = peek(&s->tun_rx_gso_frames);
+	o->tun_rx_segments = peek(&s->tun_rx_segments);
+	o->tun_tx_writes = peek(&s->tun_tx_writes);
+	o->tun_tx_supers = peek(&s->tun_tx_supers);
+	o->tun_tx_coalesced = peek(&s->tun_tx_coalesced);
 	for (int d = 0; d < DP_DROP_MAX; d++)
 		o->drops[d] = peek(&s->drops[d]);
 	o->port.rx_packets = peek(&p->rx_packets);
@@ -1622,6 +1841,14 @@ static void copy_worker(struct ctlmsg_worker_stats *o,
 	o->port.tx_errors = peek(&p->tx_errors);
 	o->port.rx_gro_batches = peek(&p->rx_gro_batches);
 	o->port.tx_gso_batches = peek(&p->tx_gso_batches);
+	o->port.rx_bad_l2 = peek(&p->rx_bad_l2);
+	o->port.rx_bad_l3 = peek(&p->rx_bad_l3);
+	o->port.rx_bad_l4 = peek(&p->rx_bad_l4);
+	o->port.rx_kernel = peek(&p->rx_kernel);
+	o->port.tx_kernel = peek(&p->tx_kernel);
+	o->port.tx_ring_full = peek(&p->tx_ring_full);
+	o->port.tx_kicks = peek(&p->tx_kicks);
+	o->port.tx_kick_errors = peek(&p->tx_kick_errors);
 }
 
 /*
@@ -1648,11 +1875,43 @@ static int on_stats(struct dp_ctl *c, int i, uint32_t seq)
 		r->mode = c->shared.setup.mode;
 		r->workers = c->n_workers;
 		memcpy(r->tun_dev, c->done.tun_dev, sizeof(r->tun_dev));
+		r->tun_offloads = c->have_tun ? c->tun.offloads : 0;
 		r->port = c->done.port;
 	}
-	for (unsigned int w = 0; w < c->n_workers; w++)
+	for (unsigned int w = 0; w < c->n_workers; w++) {
+		struct ctlmsg_frames *f = &r->worker[w].frames;
+		struct dp_port_frames pf;
+
 		copy_worker(&r->worker[w], &c->loops[w]->w.stats,
 			    dp_port_stats(c->ports[w]));
+		if (dp_port_frames(c->ports[w], &pf))
+			continue;
+		*f = (struct ctlmsg_frames){
+			.total = pf.total, .free = pf.free, .fill = pf.fill,
+			.held = pf.held, .in_flight = pf.in_flight,
+			.rx_dropped = pf.rx_dropped,
+			.rx_ring_full = pf.rx_ring_full,
+			.fill_ring_empty = pf.fill_ring_empty,
+			.tx_invalid = pf.tx_invalid,
+			.tx_ring_empty = pf.tx_ring_empty,
+		};
+	}
+	if (c->xdp) {
+		struct dp_xdp_counters xc;
+
+		_Static_assert(DP_XDP_COUNTERS <= CTLMSG_XDP_COUNTERS_MAX,
+			       "XDP counters outgrew STATS");
+		memcpy(r->interface, c->shared.setup.interface,
+		       sizeof(r->interface));
+		r->xdp_mode = dp_xdp_attached_mode(c->xdp);
+		if (!dp_xdp_counters(c->xdp, &xc)) {
+			r->n_xdp = DP_XDP_COUNTERS;
+			memcpy(r->xdp_packets, xc.packets, sizeof(xc.packets));
+			memcpy(r->xdp_bytes, xc.bytes, sizeof(xc.bytes));
+		}
+		r->nh_entries = dp_nh_table_size(atomic_load_explicit(
+			&c->shared.nh_table, memory_order_relaxed));
+	}
 	send_reply(c, i, r, sizeof(*r));
 	return 0;
 }
@@ -1682,6 +1941,9 @@ static int apply(struct dp_ctl *c, int i, const void *rec, struct vl_status *st)
 		return on_dump(c, i, h->seq, st);
 	case CTLMSG_STATS:
 		return on_stats(c, i, h->seq);
+	case CTLMSG_ACTIVITY:
+		return on_activity(c, i, h->seq);
+	case CTLMSG_ACTIVITY_REPLY:
 	case CTLMSG_SETUP_DONE:
 	case CTLMSG_LEASE_REQUEST:
 	case CTLMSG_PUNT:
@@ -1818,6 +2080,46 @@ static void ask_leases(struct dp_ctl *c)
 	}
 }
 
+/*
+ * xsk: passes the workers' next-hop misses on, lets the mirror read
+ * netlink, and publishes a new table when it made one (the old one is
+ * retired like an SA table). Runs every tick and when netlink has news.
+ */
+static void update_next_hops(struct dp_ctl *c)
+{
+	struct in6_addr miss[64];
+	struct dp_nh_table *t, *old;
+	struct vl_status st;
+	int err;
+
+	if (!c->nh)
+		return;
+	for (unsigned int w = 0; w < c->n_workers; w++) {
+		unsigned int n = dp_port_take_misses(c->ports[w], miss, 64);
+
+		for (unsigned int k = 0; k < n; k++)
+			dp_nh_want(c->nh, &miss[k]);
+	}
+	t = dp_nh_process(c->nh, &err, &st);
+	if (err) {
+		say(c, DP_CTL_LOG_ERROR,
+		    "Next hops: %s; xsk sends through the kernel socket from now on",
+		    st.msg);
+		dp_nh_close(c->nh);
+		c->nh = NULL;
+		t = NULL;
+		old = atomic_exchange_explicit(&c->shared.nh_table, NULL,
+					       memory_order_acq_rel);
+		retire(c, RETIRED_NH, old);
+		return;
+	}
+	if (!t)
+		return;
+	old = atomic_exchange_explicit(&c->shared.nh_table, t,
+				       memory_order_acq_rel);
+	retire(c, RETIRED_NH, old);
+}
+
 static void tick(struct dp_ctl *c)
 {
 	uint64_t now = clock_ns();
@@ -1831,6 +2133,7 @@ static void tick(struct dp_ctl *c)
 	}
 	if (c->control >= 0)
 		ask_leases(c);
+	update_next_hops(c);
 	/*
 	 * Retired objects a sync gave up on (that was logged); workers are
 	 * quick to answer, so a short wait is enough.
@@ -1840,9 +2143,9 @@ static void tick(struct dp_ctl *c)
 
 int dp_ctl_step(struct dp_ctl *c, int max_wait_ms)
 {
-	struct pollfd fds[1 + DP_CTL_CONNS_MAX + DP_CTL_WORKERS_MAX];
+	struct pollfd fds[2 + DP_CTL_CONNS_MAX + DP_CTL_WORKERS_MAX];
 	int conn_of[DP_CTL_CONNS_MAX];
-	nfds_t n = 0, first_conn, first_punt;
+	nfds_t n = 0, first_conn, first_punt, nh_fd;
 	uint64_t now = clock_ns();
 	int timeout, ret;
 
@@ -1876,12 +2179,18 @@ int dp_ctl_step(struct dp_ctl *c, int max_wait_ms)
 	for (unsigned int w = 0; w < c->n_workers; w++)
 		fds[n++] = (struct pollfd){ .fd = c->loops[w]->punt_fd,
 					    .events = POLLIN };
+	nh_fd = n;
+	if (c->nh && dp_nh_fd(c->nh) >= 0)
+		fds[n++] = (struct pollfd){ .fd = dp_nh_fd(c->nh),
+					    .events = POLLIN };
 
 	ret = poll(fds, n, timeout);
 	if (ret < 0)
 		return errno == EINTR ? 0 : -errno;
 
-	for (nfds_t k = first_punt; k < n; k++) {
+	if (nh_fd < n && fds[nh_fd].revents)
+		update_next_hops(c);
+	for (nfds_t k = first_punt; k < nh_fd; k++) {
 		uint64_t v;
 
 		/* Reset before draining: a punt after this wakes us again. */
@@ -2106,6 +2415,45 @@ static void log_worker(const struct dp_ctl *c, const struct dp_worker *w)
 	    (unsigned long long)s->recv_errors, *drops ? drops : " none");
 }
 
+/* xsk: where the datagrams went, and the frames' owners at the end. */
+static void log_port(const struct dp_ctl *c, unsigned int q)
+{
+	const struct dp_port_stats *p = dp_port_stats(c->ports[q]);
+	struct dp_port_frames f;
+
+	if (dp_port_frames(c->ports[q], &f))
+		return;
+	say(c, DP_CTL_LOG_INFO,
+	    "Port %u (xsk): rx %llu from the ring, %llu from the kernel socket, bad l2/l3/l4 %llu/%llu/%llu; tx %llu on the ring, %llu through the kernel socket, ring full %llu; frames free %u fill %u held %u in flight %u of %u; kernel rx drops %llu (ring full %llu, fill empty %llu)",
+	    q, (unsigned long long)(p->rx_packets - p->rx_kernel),
+	    (unsigned long long)p->rx_kernel,
+	    (unsigned long long)p->rx_bad_l2, (unsigned long long)p->rx_bad_l3,
+	    (unsigned long long)p->rx_bad_l4,
+	    (unsigned long long)(p->tx_packets - p->tx_kernel),
+	    (unsigned long long)p->tx_kernel,
+	    (unsigned long long)p->tx_ring_full, f.free, f.fill, f.held,
+	    f.in_flight, f.total, (unsigned long long)f.rx_dropped,
+	    (unsigned long long)f.rx_ring_full,
+	    (unsigned long long)f.fill_ring_empty);
+}
+
+static void log_xdp(const struct dp_ctl *c)
+{
+	struct dp_xdp_counters x;
+	char line[VL_STATUS_MAX] = "";
+	size_t off = 0;
+
+	if (!c->xdp || dp_xdp_counters(c->xdp, &x))
+		return;
+	for (int k = 0; k < DP_XDP_COUNTERS && off < sizeof(line); k++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off,
+					" %s=%llu",
+					dp_xdp_counter_name((enum dp_xdp_counter)k),
+					(unsigned long long)x.packets[k]);
+	say(c, DP_CTL_LOG_INFO, "XDP program on %s:%s",
+	    c->shared.setup.interface, line);
+}
+
 void dp_ctl_close(struct dp_ctl *c)
 {
 	if (!c)
@@ -2114,9 +2462,11 @@ void dp_ctl_close(struct dp_ctl *c)
 	/* No worker runs: everything can go without a grace period. */
 	for (unsigned int q = 0; q < c->n_workers; q++) {
 		log_worker(c, &c->loops[q]->w);
+		log_port(c, q);
 		loop_free(c->loops[q]);
-		dp_port_close(c->ports[q]);
 	}
+	log_xdp(c);
+	close_ports(c, c->n_workers);
 	c->n_workers = 0;
 	if (c->have_tun)
 		tun_close(&c->tun);

@@ -45,8 +45,10 @@
 #include "ctlmsg.h"
 #include "ipnet.h"
 #include "flags.h"
+#include "offload.h"
 #include "stats.h"
 #include "status.h"
+#include "xdp_steer.h"
 
 #define DPCTL_SOCKET "/run/vela/vela.sock"
 #define DPCTL_REPLY_MS 5000 /* per record; the dataplane answers at once */
@@ -395,6 +397,12 @@ static void add_stats(struct ctlmsg_worker_stats *t,
 	t->punted += s->punted;
 	t->test_replies += s->test_replies;
 	t->recv_errors += s->recv_errors;
+	t->tun_rx_frames += s->tun_rx_frames;
+	t->tun_rx_gso_frames += s->tun_rx_gso_frames;
+	t->tun_rx_segments += s->tun_rx_segments;
+	t->tun_tx_writes += s->tun_tx_writes;
+	t->tun_tx_supers += s->tun_tx_supers;
+	t->tun_tx_coalesced += s->tun_tx_coalesced;
 	for (uint32_t d = 0; d < n_drops; d++)
 		t->drops[d] += s->drops[d];
 	t->port.rx_packets += s->port.rx_packets;
@@ -405,6 +413,57 @@ static void add_stats(struct ctlmsg_worker_stats *t,
 	t->port.tx_errors += s->port.tx_errors;
 	t->port.rx_gro_batches += s->port.rx_gro_batches;
 	t->port.tx_gso_batches += s->port.tx_gso_batches;
+	t->port.rx_bad_l2 += s->port.rx_bad_l2;
+	t->port.rx_bad_l3 += s->port.rx_bad_l3;
+	t->port.rx_bad_l4 += s->port.rx_bad_l4;
+	t->port.rx_kernel += s->port.rx_kernel;
+	t->port.tx_kernel += s->port.tx_kernel;
+	t->port.tx_ring_full += s->port.tx_ring_full;
+	t->port.tx_kicks += s->port.tx_kicks;
+	t->port.tx_kick_errors += s->port.tx_kick_errors;
+	t->frames.total += s->frames.total;
+	t->frames.free += s->frames.free;
+	t->frames.fill += s->frames.fill;
+	t->frames.held += s->frames.held;
+	t->frames.in_flight += s->frames.in_flight;
+	t->frames.rx_dropped += s->frames.rx_dropped;
+	t->frames.rx_ring_full += s->frames.rx_ring_full;
+	t->frames.fill_ring_empty += s->frames.fill_ring_empty;
+	t->frames.tx_invalid += s->frames.tx_invalid;
+	t->frames.tx_ring_empty += s->frames.tx_ring_empty;
+}
+
+/* xsk: where datagrams went (ring or kernel socket) and who owns each frame. */
+static void text_xsk(const struct ctlmsg_worker_stats *s)
+{
+	const struct ctlmsg_port_stats *p = &s->port;
+	const struct ctlmsg_frames *f = &s->frames;
+
+	if (!f->total)
+		return;
+	printf("  xsk rx: %llu from the ring, %llu from the kernel socket; bad frames l2 %llu, l3 %llu, l4 %llu\n",
+	       (unsigned long long)(p->rx_packets - p->rx_kernel),
+	       (unsigned long long)p->rx_kernel,
+	       (unsigned long long)p->rx_bad_l2,
+	       (unsigned long long)p->rx_bad_l3,
+	       (unsigned long long)p->rx_bad_l4);
+	printf("  xsk tx: %llu on the ring, %llu through the kernel socket (no next hop), %llu ring full; %llu kicks, %llu failed\n",
+	       (unsigned long long)(p->tx_packets - p->tx_kernel),
+	       (unsigned long long)p->tx_kernel,
+	       (unsigned long long)p->tx_ring_full,
+	       (unsigned long long)p->tx_kicks,
+	       (unsigned long long)p->tx_kick_errors);
+	printf("  frames: %u free + %u fill + %u held + %u in flight = %u of %u%s\n",
+	       f->free, f->fill, f->held, f->in_flight,
+	       f->free + f->fill + f->held + f->in_flight, f->total,
+	       f->free + f->fill + f->held + f->in_flight == f->total ?
+		       "" :
+		       " (snapshot taken while the worker ran)");
+	printf("  kernel: %llu rx dropped, %llu rx ring full, %llu fill ring empty, %llu bad tx descriptors\n",
+	       (unsigned long long)f->rx_dropped,
+	       (unsigned long long)f->rx_ring_full,
+	       (unsigned long long)f->fill_ring_empty,
+	       (unsigned long long)f->tx_invalid);
 }
 
 static uint64_t dropped(const struct ctlmsg_worker_stats *s, uint32_t n_drops)
@@ -417,7 +476,7 @@ static uint64_t dropped(const struct ctlmsg_worker_stats *s, uint32_t n_drops)
 }
 
 static void text_counters(const struct ctlmsg_worker_stats *s, uint32_t n_drops,
-			  bool tun)
+			  bool tun, bool offloads)
 {
 	char a[32], b[32];
 
@@ -432,6 +491,16 @@ static void text_counters(const struct ctlmsg_worker_stats *s, uint32_t n_drops,
 		       fmt_bytes(s->tun_tx_bytes, a, sizeof(a)),
 		       (unsigned long long)s->tun_rx_packets,
 		       fmt_bytes(s->tun_rx_bytes, b, sizeof(b)));
+	if (tun && offloads) {
+		printf("  tun reads: %llu frames, %llu gso split into %llu segments\n",
+		       (unsigned long long)s->tun_rx_frames,
+		       (unsigned long long)s->tun_rx_gso_frames,
+		       (unsigned long long)s->tun_rx_segments);
+		printf("  tun writes: %llu, %llu super-packets of %llu packets\n",
+		       (unsigned long long)s->tun_tx_writes,
+		       (unsigned long long)s->tun_tx_supers,
+		       (unsigned long long)s->tun_tx_coalesced);
+	}
 	printf("  control plane: %llu punted, %llu test replies, %llu recv_errors sent, %llu punches\n",
 	       (unsigned long long)s->punted,
 	       (unsigned long long)s->test_replies,
@@ -475,9 +544,32 @@ static void text_drops(const struct ctlmsg_worker_stats *t, uint32_t n_drops)
 		       drop_text(order[i]));
 }
 
+/* TUN_F_* as names, "csum tso4 ..."; "none" for a plain TUN. */
+static const char *offload_names(uint32_t f, char *buf, size_t len)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ TUN_F_CSUM, "csum" }, { TUN_F_TSO4, "tso4" },
+		{ TUN_F_TSO6, "tso6" }, { TUN_F_TSO_ECN, "ecn" },
+		{ TUN_F_USO4, "uso4" }, { TUN_F_USO6, "uso6" },
+	};
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (f & names[i].bit && off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s",
+						off ? " " : "", names[i].name);
+	return off ? buf : "none";
+}
+
 static void show_text(const struct conn *k, const struct ctlmsg_stats_reply *r,
 		      const struct ctlmsg_worker_stats *t)
 {
+	char offs[64];
+
 	bool tun = r->tun_dev[0] != '\0';
 
 	printf("dataplane: pid %u\n", k->pid);
@@ -491,7 +583,20 @@ static void show_text(const struct conn *k, const struct ctlmsg_stats_reply *r,
 	printf("  workers: %u\n", r->workers);
 	printf("  queues: %u nic, %u tun\n", r->workers, tun ? r->workers : 0);
 	printf("  tun: %s\n", tun ? r->tun_dev : "(disabled)");
+	if (tun)
+		printf("  tun offloads: %s\n",
+		       offload_names(r->tun_offloads, offs, sizeof(offs)));
 	printf("  listening port: %u\n", r->port);
+	if (r->interface[0]) {
+		printf("  interface: %.16s, XDP %s mode, %llu next hops\n",
+		       r->interface, dp_xdp_mode_name(r->xdp_mode),
+		       (unsigned long long)r->nh_entries);
+		printf("  xdp:");
+		for (uint32_t x = 0; x < r->n_xdp && x < DP_XDP_COUNTERS; x++)
+			printf(" %s %llu", dp_xdp_counter_name(x),
+			       (unsigned long long)r->xdp_packets[x]);
+		printf("\n");
+	}
 	printf("  tunnels: %u\n", r->n_tunnels);
 	/* The control thread's own work: what reaches vela-control. */
 	printf("  punts: %llu forwarded, %llu dropped (no control connection, or it was full)\n",
@@ -510,10 +615,13 @@ static void show_text(const struct conn *k, const struct ctlmsg_stats_reply *r,
 			       w, w);
 		else
 			printf("\nworker %u: nic queue %u\n", w, w);
-		text_counters(&r->worker[w], r->n_drops, tun);
+		text_counters(&r->worker[w], r->n_drops, tun,
+			      r->tun_offloads != 0);
+		text_xsk(&r->worker[w]);
 	}
 	printf("\ntotal:\n");
-	text_counters(t, r->n_drops, tun);
+	text_counters(t, r->n_drops, tun, r->tun_offloads != 0);
+	text_xsk(t);
 	printf("\n");
 	text_drops(t, r->n_drops);
 }
@@ -540,6 +648,12 @@ static void json_counters(const struct ctlmsg_worker_stats *s, uint32_t n_drops,
 	json_u64(ind, "punted", s->punted);
 	json_u64(ind, "test_replies", s->test_replies);
 	json_u64(ind, "recv_errors", s->recv_errors);
+	json_u64(ind, "tun_rx_frames", s->tun_rx_frames);
+	json_u64(ind, "tun_rx_gso_frames", s->tun_rx_gso_frames);
+	json_u64(ind, "tun_rx_segments", s->tun_rx_segments);
+	json_u64(ind, "tun_tx_writes", s->tun_tx_writes);
+	json_u64(ind, "tun_tx_supers", s->tun_tx_supers);
+	json_u64(ind, "tun_tx_coalesced", s->tun_tx_coalesced);
 	json_u64(ind, "dropped", dropped(s, n_drops));
 	printf("%s\"drops\": {", ind);
 	for (uint32_t d = 0; d < n_drops; d++)
@@ -557,16 +671,34 @@ static void json_counters(const struct ctlmsg_worker_stats *s, uint32_t n_drops,
 	printf("%s  \"rx_truncated\": %llu,\n%s  \"tx_errors\": %llu,\n", ind,
 	       (unsigned long long)s->port.rx_truncated, ind,
 	       (unsigned long long)s->port.tx_errors);
-	printf("%s  \"rx_gro_batches\": %llu,\n%s  \"tx_gso_batches\": %llu\n",
+	printf("%s  \"rx_gro_batches\": %llu,\n%s  \"tx_gso_batches\": %llu,\n",
 	       ind, (unsigned long long)s->port.rx_gro_batches, ind,
 	       (unsigned long long)s->port.tx_gso_batches);
-	printf("%s}\n", ind);
+	json_u64(ind, "  rx_kernel", s->port.rx_kernel);
+	json_u64(ind, "  rx_bad_l2", s->port.rx_bad_l2);
+	json_u64(ind, "  rx_bad_l3", s->port.rx_bad_l3);
+	json_u64(ind, "  rx_bad_l4", s->port.rx_bad_l4);
+	json_u64(ind, "  tx_kernel", s->port.tx_kernel);
+	json_u64(ind, "  tx_ring_full", s->port.tx_ring_full);
+	json_u64(ind, "  tx_kicks", s->port.tx_kicks);
+	printf("%s  \"tx_kick_errors\": %llu\n", ind,
+	       (unsigned long long)s->port.tx_kick_errors);
+	printf("%s},\n", ind);
+	/* xsk frame accounting; all zero for udp. */
+	printf("%s\"frames\": {\"total\": %u, \"free\": %u, \"fill\": %u, \"held\": %u, \"in_flight\": %u, \"rx_dropped\": %llu, \"rx_ring_full\": %llu, \"fill_ring_empty\": %llu, \"tx_invalid\": %llu}\n",
+	       ind, s->frames.total, s->frames.free, s->frames.fill,
+	       s->frames.held, s->frames.in_flight,
+	       (unsigned long long)s->frames.rx_dropped,
+	       (unsigned long long)s->frames.rx_ring_full,
+	       (unsigned long long)s->frames.fill_ring_empty,
+	       (unsigned long long)s->frames.tx_invalid);
 }
 
 static void show_json(const struct conn *k, const struct ctlmsg_stats_reply *r,
 		      const struct ctlmsg_worker_stats *t)
 {
 	bool tun = r->tun_dev[0] != '\0';
+	char offs[64];
 
 	printf("{\n  \"pid\": %u,\n  \"set_up\": %s,\n", k->pid,
 	       r->set_up ? "true" : "false");
@@ -578,11 +710,29 @@ static void show_json(const struct conn *k, const struct ctlmsg_stats_reply *r,
 	       r->workers, r->workers, tun ? r->workers : 0);
 	printf("  \"tun\": ");
 	put_json_str_or_null(tun ? r->tun_dev : NULL);
+	printf(",\n  \"tun_offloads\": ");
+	put_json_str_or_null(tun ? offload_names(r->tun_offloads, offs,
+						 sizeof(offs)) :
+				   NULL);
 	if (r->set_up)
 		printf(",\n  \"listen_port\": %u,\n", r->port);
 	else
 		printf(",\n  \"listen_port\": null,\n");
 	printf("  \"tunnels\": %u,\n", r->n_tunnels);
+	printf("  \"interface\": ");
+	put_json_str_or_null(r->interface[0] ? r->interface : NULL);
+	printf(",\n  \"xdp\": ");
+	if (r->interface[0]) {
+		printf("{\"mode\": \"%s\", \"next_hops\": %llu",
+		       dp_xdp_mode_name(r->xdp_mode),
+		       (unsigned long long)r->nh_entries);
+		for (uint32_t x = 0; x < r->n_xdp && x < DP_XDP_COUNTERS; x++)
+			printf(", \"%s\": %llu", dp_xdp_counter_name(x),
+			       (unsigned long long)r->xdp_packets[x]);
+		printf("},\n");
+	} else {
+		printf("null,\n");
+	}
 	printf("  \"control\": {\n"
 	       "    \"messages_refused\": %llu,\n"
 	       "    \"punts_forwarded\": %llu,\n"

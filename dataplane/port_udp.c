@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdalign.h>
 #include <netinet/udp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +71,8 @@ struct gso_cmsg {
 	alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(uint16_t))];
 };
 
-struct dp_port {
-	int fd;
-	uint16_t port;
+struct udp_port {
+	struct dp_port base; /* fd, local_port, stats */
 	bool gro; /* buffers may hold coalesced datagrams */
 	bool gso; /* UDP_SEGMENT may be used */
 	bool gso_ok; /* a GSO send went out: later EIO/EINVAL are the path's */
@@ -94,9 +94,14 @@ struct dp_port {
 	struct gso_cmsg tx_ctl[DP_BURST_MAX];
 	unsigned int tx_first[DP_BURST_MAX], tx_count[DP_BURST_MAX];
 	uint64_t tx_len[DP_BURST_MAX];
-
-	struct dp_port_stats stats;
 };
+
+static const struct dp_port_ops udp_ops;
+
+static struct udp_port *udp_port(struct dp_port *p)
+{
+	return (struct udp_port *)p;
+}
 
 static int set_int(int fd, int level, int name, int val)
 {
@@ -113,59 +118,59 @@ static int set_buf(int fd, int force, int name, int bytes)
 	return set_int(fd, SOL_SOCKET, name, bytes);
 }
 
-static int setup_socket(struct dp_port *p, const struct dp_port_cfg *cfg,
+static int setup_socket(struct udp_port *p, const struct dp_port_cfg *cfg,
 			struct vl_status *st)
 {
 	struct sockaddr_in6 sa;
 	socklen_t sa_len = sizeof(sa);
 	int err;
 
-	p->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		       IPPROTO_UDP);
-	if (p->fd < 0)
+	p->base.fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    IPPROTO_UDP);
+	if (p->base.fd < 0)
 		return vl_status_set(st, -errno, "socket: %s", strerror(errno));
 
-	err = set_int(p->fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+	err = set_int(p->base.fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
 	if (err) {
 		vl_status_set(st, err, "IPV6_V6ONLY off: %s", strerror(-err));
 		goto close_fd;
 	}
-	err = set_int(p->fd, SOL_SOCKET, SO_REUSEPORT, 1);
+	err = set_int(p->base.fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	if (err) {
 		vl_status_set(st, err, "SO_REUSEPORT: %s", strerror(-err));
 		goto close_fd;
 	}
-	err = set_buf(p->fd, SO_RCVBUFFORCE, SO_RCVBUF, cfg->rcvbuf);
+	err = set_buf(p->base.fd, SO_RCVBUFFORCE, SO_RCVBUF, cfg->rcvbuf);
 	if (err) {
 		vl_status_set(st, err, "SO_RCVBUF %d: %s", cfg->rcvbuf,
 			      strerror(-err));
 		goto close_fd;
 	}
-	err = set_buf(p->fd, SO_SNDBUFFORCE, SO_SNDBUF, cfg->sndbuf);
+	err = set_buf(p->base.fd, SO_SNDBUFFORCE, SO_SNDBUF, cfg->sndbuf);
 	if (err) {
 		vl_status_set(st, err, "SO_SNDBUF %d: %s", cfg->sndbuf,
 			      strerror(-err));
 		goto close_fd;
 	}
-	if (bind(p->fd, (const struct sockaddr *)&cfg->listen,
+	if (bind(p->base.fd, (const struct sockaddr *)&cfg->listen,
 		 sizeof(cfg->listen)) < 0) {
 		err = vl_status_set(st, -errno, "bind: %s", strerror(errno));
 		goto close_fd;
 	}
-	if (getsockname(p->fd, (struct sockaddr *)&sa, &sa_len) < 0) {
+	if (getsockname(p->base.fd, (struct sockaddr *)&sa, &sa_len) < 0) {
 		err = vl_status_set(st, -errno, "getsockname: %s",
 				    strerror(errno));
 		goto close_fd;
 	}
-	p->port = ntohs(sa.sin6_port);
+	p->base.local_port = ntohs(sa.sin6_port);
 
 	/* Both are optional: kernels before 4.18 (GSO) and 5.0 (GRO). */
-	p->gro = !set_int(p->fd, SOL_UDP, UDP_GRO, 1);
-	p->gso = !set_int(p->fd, SOL_UDP, UDP_SEGMENT, 0);
+	p->gro = !set_int(p->base.fd, SOL_UDP, UDP_GRO, 1);
+	p->gso = !set_int(p->base.fd, SOL_UDP, UDP_SEGMENT, 0);
 	return 0;
 
 close_fd:
-	close(p->fd);
+	close(p->base.fd);
 	return err;
 }
 
@@ -173,7 +178,7 @@ int dp_port_udp_open(const struct dp_port_cfg *cfg, struct dp_port **out,
 		     struct vl_status *st)
 {
 	char addr[INET6_ADDRSTRLEN + 8];
-	struct dp_port *p;
+	struct udp_port *p;
 	int err;
 
 	if (cfg->listen.sin6_family != AF_INET6)
@@ -190,6 +195,7 @@ int dp_port_udp_open(const struct dp_port_cfg *cfg, struct dp_port **out,
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return vl_status_set(st, -ENOMEM, "udp port: out of memory");
+	p->base.ops = &udp_ops;
 	err = setup_socket(p, cfg, st);
 	if (err)
 		goto free_port;
@@ -215,11 +221,11 @@ int dp_port_udp_open(const struct dp_port_cfg *cfg, struct dp_port **out,
 		h->msg_iovlen = 1;
 		h->msg_control = p->rx_ctl[i].buf;
 	}
-	*out = p;
+	*out = &p->base;
 	return 0;
 
 close_fd:
-	close(p->fd);
+	close(p->base.fd);
 free_port:
 	free(p);
 	if (!vl_addr_format(&cfg->listen, addr, sizeof(addr)))
@@ -228,28 +234,22 @@ free_port:
 	return err;
 }
 
-void dp_port_close(struct dp_port *p)
+static void udp_close(struct dp_port *port)
 {
-	if (!p)
-		return;
-	close(p->fd);
+	struct udp_port *p = udp_port(port);
+
+	close(p->base.fd);
 	free(p->bufs);
 	free(p);
 }
 
-int dp_port_fd(const struct dp_port *p)
+static unsigned int udp_poll_fds(const struct dp_port *p, struct pollfd *fds,
+				 unsigned int max)
 {
-	return p->fd;
-}
-
-uint16_t dp_port_local_port(const struct dp_port *p)
-{
-	return p->port;
-}
-
-const struct dp_port_stats *dp_port_stats(const struct dp_port *p)
-{
-	return &p->stats;
+	if (!max)
+		return 0;
+	fds[0] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
+	return 1;
 }
 
 /* Segment size of a coalesced receive, 0 for a single datagram. */
@@ -268,7 +268,7 @@ static uint32_t gro_size(struct msghdr *h)
 }
 
 /* Hands out owed datagrams, from rx_next/rx_off, until pkts[] is full. */
-static unsigned int split(struct dp_port *p, struct dp_pkt *pkts,
+static unsigned int split(struct udp_port *p, struct dp_pkt *pkts,
 			  unsigned int max)
 {
 	unsigned int n_rx = 0;
@@ -279,7 +279,7 @@ static unsigned int split(struct dp_port *p, struct dp_pkt *pkts,
 		uint32_t len = m->msg_len, seg;
 
 		if (m->msg_hdr.msg_flags & MSG_TRUNC) {
-			p->stats.rx_truncated++;
+			p->base.stats.rx_truncated++;
 			p->rx_next++;
 			continue;
 		}
@@ -287,7 +287,7 @@ static unsigned int split(struct dp_port *p, struct dp_pkt *pkts,
 		if (!seg || seg > len)
 			seg = len;
 		else if (seg < len && !p->rx_off)
-			p->stats.rx_gro_batches++;
+			p->base.stats.rx_gro_batches++;
 
 		/* do-while: a zero-length datagram is handed out too. */
 		do {
@@ -295,13 +295,13 @@ static unsigned int split(struct dp_port *p, struct dp_pkt *pkts,
 							     seg;
 
 			if (n > WIRE_MTU_MAX) {
-				p->stats.rx_truncated++;
+				p->base.stats.rx_truncated++;
 			} else {
 				pkts[n_rx].data = buf + p->rx_off;
 				pkts[n_rx].len = n;
 				pkts[n_rx].addr = p->rx_addr[p->rx_next];
-				p->stats.rx_packets++;
-				p->stats.rx_bytes += n;
+				p->base.stats.rx_packets++;
+				p->base.stats.rx_bytes += n;
 				n_rx++;
 			}
 			p->rx_off += n;
@@ -315,9 +315,10 @@ static unsigned int split(struct dp_port *p, struct dp_pkt *pkts,
 	return n_rx;
 }
 
-unsigned int dp_port_rx_burst(struct dp_port *p, struct dp_pkt *pkts,
-			      unsigned int max)
+static unsigned int udp_rx_burst(struct dp_port *port, struct dp_pkt *pkts,
+				 unsigned int max)
 {
+	struct udp_port *p = udp_port(port);
 	unsigned int n = max < DP_BURST_MAX ? max : DP_BURST_MAX;
 	int ret;
 
@@ -333,7 +334,7 @@ unsigned int dp_port_rx_burst(struct dp_port *p, struct dp_pkt *pkts,
 		h->msg_controllen = p->gro ? sizeof(p->rx_ctl[i].buf) : 0;
 		h->msg_flags = 0;
 	}
-	ret = recvmmsg(p->fd, p->rx_msgs, n, MSG_DONTWAIT, NULL);
+	ret = recvmmsg(p->base.fd, p->rx_msgs, n, MSG_DONTWAIT, NULL);
 	if (ret <= 0)
 		return 0;
 	p->rx_n_msgs = (unsigned int)ret;
@@ -382,7 +383,7 @@ static unsigned int group(const struct dp_pkt *pkts, unsigned int i,
  * Lays pkts[first, n) out as messages from tx_msgs[0]; packets before
  * @plain_end go one per message. Returns the message count.
  */
-static unsigned int build(struct dp_port *p, const struct dp_pkt *pkts,
+static unsigned int build(struct udp_port *p, const struct dp_pkt *pkts,
 			  unsigned int first, unsigned int n,
 			  unsigned int plain_end)
 {
@@ -430,7 +431,7 @@ static unsigned int build(struct dp_port *p, const struct dp_pkt *pkts,
  * one per GSO fallback and TX_EINTR_MAX retries. Sets *blocked on
  * back-pressure (or EINTR past the retry) and leaves the rest unsent.
  */
-static unsigned int send_chunk(struct dp_port *p, const struct dp_pkt *pkts,
+static unsigned int send_chunk(struct udp_port *p, const struct dp_pkt *pkts,
 			       unsigned int n, bool *blocked)
 {
 	unsigned int n_msg = build(p, pkts, 0, n, 0), m = 0, n_tx = 0;
@@ -438,13 +439,14 @@ static unsigned int send_chunk(struct dp_port *p, const struct dp_pkt *pkts,
 	int ret, err;
 
 	while (m < n_msg) {
-		ret = sendmmsg(p->fd, &p->tx_msgs[m], n_msg - m, MSG_DONTWAIT);
+		ret = sendmmsg(p->base.fd, &p->tx_msgs[m], n_msg - m,
+			       MSG_DONTWAIT);
 		for (int j = 0; j < ret; j++, m++) {
 			n_tx += p->tx_count[m];
-			p->stats.tx_packets += p->tx_count[m];
-			p->stats.tx_bytes += p->tx_len[m];
+			p->base.stats.tx_packets += p->tx_count[m];
+			p->base.stats.tx_bytes += p->tx_len[m];
 			if (p->tx_count[m] > 1) {
-				p->stats.tx_gso_batches++;
+				p->base.stats.tx_gso_batches++;
 				p->gso_ok = true;
 			} else if (p->tx_first[m] == suspect && !p->gso_ok) {
 				/* Plain worked where GSO failed. */
@@ -472,15 +474,16 @@ static unsigned int send_chunk(struct dp_port *p, const struct dp_pkt *pkts,
 			m = 0;
 			continue;
 		}
-		p->stats.tx_errors += p->tx_count[m];
+		p->base.stats.tx_errors += p->tx_count[m];
 		m++;
 	}
 	return n_tx;
 }
 
-unsigned int dp_port_tx_burst(struct dp_port *p, const struct dp_pkt *pkts,
-			      unsigned int n)
+static unsigned int udp_tx_burst(struct dp_port *port,
+				 const struct dp_pkt *pkts, unsigned int n)
 {
+	struct udp_port *p = udp_port(port);
 	unsigned int n_tx = 0, n_left = n;
 	bool blocked = false;
 
@@ -492,3 +495,11 @@ unsigned int dp_port_tx_burst(struct dp_port *p, const struct dp_pkt *pkts,
 	}
 	return n_tx;
 }
+
+static const struct dp_port_ops udp_ops = {
+	.name = "udp",
+	.rx_burst = udp_rx_burst,
+	.tx_burst = udp_tx_burst,
+	.poll_fds = udp_poll_fds,
+	.close = udp_close,
+};

@@ -25,6 +25,7 @@
 	X(PUNT_FULL, "queue to the control thread full")                     \
 	X(PUNT_RATE, "handshakes from one address above the rate limit")     \
 	X(TUN_WRITE, "TUN device refused the packet")                        \
+	X(TUN_VNET, "TUN frame with a bad offload header (tun/offload.h)")   \
 	X(NOT_IPV4, "outbound packet is not IPv4")                           \
 	X(TO_SELF, "outbound packet for our own address")                    \
 	X(MULTICAST, "outbound multicast (tun.drop_multicast)")              \
@@ -57,6 +58,13 @@ struct dp_counters {
 	uint64_t punted;         /* handed to the control plane */
 	uint64_t test_replies;   /* answered test requests */
 	uint64_t recv_errors;    /* recv_error datagrams sent */
+	/*
+	 * TUN offloads (0 without): frames read, of which GSO super-packets,
+	 * and the segments those became; writev() calls, of which
+	 * super-packets, and the packets inside those.
+	 */
+	uint64_t tun_rx_frames, tun_rx_gso_frames, tun_rx_segments;
+	uint64_t tun_tx_writes, tun_tx_supers, tun_tx_coalesced;
 	uint64_t drops[DP_DROP_MAX];
 };
 

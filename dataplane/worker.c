@@ -86,7 +86,9 @@ void dp_worker_begin(struct dp_worker *w, uint64_t now_ns)
  * half; the pending flush checks the bound itself.
  *
  * Sleeping: after a pass that moved nothing, `event` mode goes offline for
- * the QSBR (a sleeping worker holds no table), polls the NIC queue, the TUN
+ * the QSBR (a sleeping worker holds no table), takes back the port's sent
+ * frames (dp_port_reclaim), polls the port's fds (dp_port_poll_fds: the
+ * xsk port has its AF_XDP socket and its kernel UDP socket), the TUN
  * queue and its wake eventfd for at most DP_WORKER_POLL_MS (the pending
  * queue's timeouts need a pass now and then), and comes back online;
  * `adaptive` first spins for DP_WORKER_SPIN_NS of empty passes; `busy`
@@ -113,22 +115,85 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Inbound plaintext to the TUN queue; what the kernel refuses is counted. */
+/*
+ * TUN offloads (tun->vnet, tun_mq.h): reads split super-packets into
+ * tx_bufs, DP_PKT_MAX bytes each after DP_HEADROOM, with the vnet header
+ * read in place in front of the packet; writes coalesce a whole inbound
+ * burst in one tun_off_coalesce() call.
+ */
+_Static_assert(DP_HEADROOM >= TUN_VNET_HDR_LEN,
+	       "a TUN frame is read in place, vnet header in the headroom");
+_Static_assert(DP_BURST_MAX <= TUN_OFF_BURST_MAX,
+	       "one inbound burst is one coalesce call");
+_Static_assert(TUN_VNET_HDR_LEN + DP_PKT_MAX < TUN_OFF_READ_LEN,
+	       "a tx buffer holds less than a frame");
+
+/* The offload engine's counters into ours (the worker writes both). */
+static void vnet_counters(struct dp_worker_loop *l)
+{
+	const struct tun_q_vnet *v = &l->vnet;
+	struct dp_counters *s = &l->w.stats;
+	uint64_t rejects = 0;
+
+	s->tun_rx_frames = v->off.frames;
+	s->tun_rx_gso_frames = v->off.gso_frames;
+	s->tun_rx_segments = v->off.segments;
+	s->tun_tx_writes = v->tx_writes;
+	s->tun_tx_supers = v->tx_supers;
+	s->tun_tx_coalesced = v->tx_coalesced;
+	for (unsigned int e = 0; e < TUN_OFF_E_MAX; e++)
+		rejects += v->off.rejects[e];
+	s->drops[DP_DROP_TUN_VNET] = rejects;
+}
+
+/*
+ * Inbound plaintext to the TUN queue; what the kernel refuses is counted.
+ * to_tun[] points into the port's receive buffers: every write (and with
+ * offloads, every writev of the batch) returns before the next rx call.
+ */
 static void to_tun(struct dp_worker_loop *l)
 {
 	struct dp_worker *w = &l->w;
 	unsigned int n_tx = 0;
+	uint64_t bytes = 0;
 
 	if (!w->n_to_tun)
 		return;
-	if (l->tun)
+	if (l->tun && l->tun->vnet) {
+		n_tx = tun_q_write_vnet_burst(l->tun, l->queue, &l->vnet,
+					      w->to_tun, w->to_tun_len,
+					      w->n_to_tun, &bytes);
+		vnet_counters(l);
+	} else if (l->tun) {
 		n_tx = tun_q_write_burst(l->tun, l->queue, w->to_tun,
 					 w->to_tun_len, w->n_to_tun);
+		/* Approximate when a refused packet sat between accepted ones. */
+		for (unsigned int i = 0; i < n_tx; i++)
+			bytes += w->to_tun_len[i];
+	}
 	w->stats.tun_tx_packets += n_tx;
-	/* Approximate when a refused packet sat between accepted ones. */
-	for (unsigned int i = 0; i < n_tx; i++)
-		w->stats.tun_tx_bytes += w->to_tun_len[i];
+	w->stats.tun_tx_bytes += bytes;
 	w->stats.drops[DP_DROP_TUN_WRITE] += w->n_to_tun - n_tx;
+}
+
+/*
+ * Outbound plaintext from the TUN queue into tun_bufs[]. A frame left
+ * waiting for buffers comes with packets read, so the pass counts as
+ * having moved something and the next one takes it without polling.
+ */
+static unsigned int from_tun(struct dp_worker_loop *l)
+{
+	unsigned int n;
+
+	if (!l->tun)
+		return 0;
+	if (!l->tun->vnet)
+		return tun_q_read_burst(l->tun, l->queue, l->tun_bufs,
+					DP_PKT_MAX, l->tun_lens, DP_BURST_MAX);
+	n = tun_q_read_vnet_burst(l->tun, l->queue, &l->vnet, l->tun_bufs,
+				  DP_PKT_MAX, l->tun_lens, DP_BURST_MAX);
+	vnet_counters(l);
+	return n;
 }
 
 /*
@@ -243,12 +308,13 @@ static void hand_punts(struct dp_worker_loop *l)
 static void sleep_until_work(struct dp_worker_loop *l)
 {
 	struct dp_qsbr *q = &l->w.shared->qsbr;
-	struct pollfd fds[3];
-	nfds_t n = 0, wake;
+	struct pollfd fds[DP_PORT_FDS_MAX + 2];
+	nfds_t n, wake;
 	uint64_t v;
 
-	fds[n++] =
-		(struct pollfd){ .fd = dp_port_fd(l->port), .events = POLLIN };
+	/* Frames sent last pass come home before we sleep (xsk). */
+	dp_port_reclaim(l->port);
+	n = dp_port_poll_fds(l->port, fds, DP_PORT_FDS_MAX);
 	if (l->tun)
 		fds[n++] = (struct pollfd){ .fd = l->tun->fds[l->queue],
 					    .events = POLLIN };
@@ -286,10 +352,7 @@ void dp_worker_run(struct dp_worker_loop *l)
 		to_tun(l);
 
 		take_injects(l);
-		if (l->tun)
-			n_tun = tun_q_read_burst(l->tun, l->queue, l->tun_bufs,
-						 DP_PKT_MAX, l->tun_lens,
-						 DP_BURST_MAX);
+		n_tun = from_tun(l);
 		if (n_tun)
 			dp_out_burst(w, l->tun_lens, n_tun);
 		dp_out_flush_pending(w);

@@ -21,9 +21,10 @@
 #include "qsbr.h"
 #include "sa.h"
 #include "stats.h"
+#include "tun_mq.h"
 
+struct dp_nh_table;
 struct dp_ring;
-struct tun_dev;
 
 #define DP_HEADROOM 64      /* room for the Nebula header before a packet */
 #define DP_TAILROOM 64      /* room for the tag after it */
@@ -41,6 +42,8 @@ struct tun_dev;
 struct dp_shared {
 	struct ctlmsg_setup setup;              /* immutable while workers run */
 	_Atomic(struct dp_sa_table *) sa_table; /* never NULL once running */
+	/* xsk: next hops (nexthop.h); NULL until the first table. */
+	_Atomic(struct dp_nh_table *) nh_table;
 	struct dp_qsbr qsbr;
 };
 
@@ -169,6 +172,13 @@ struct dp_worker_loop {
 	uint32_t tun_lens[DP_BURST_MAX];
 	uint32_t n_injects; /* ring records held this pass */
 	pthread_t thread;
+
+	/*
+	 * TUN offloads (tun->vnet): read buffer, a frame waiting for room,
+	 * write batch and the engine's counters; about 80 KiB, here so that
+	 * it is allocated (zeroed) with the loop and never on the stack.
+	 */
+	struct tun_q_vnet vnet;
 };
 
 /*

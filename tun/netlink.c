@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -258,12 +259,15 @@ static int reply_err(int cb_err, const char *what, struct vl_status *st)
 }
 
 /*
- * Sends @r and reads until its ACK or NLMSG_DONE, handing every other
- * reply to @cb. Returns the kernel's errno (or @cb's, or a local one).
+ * Sends @req and reads until its ACK or NLMSG_DONE, handing every other
+ * reply to @cb. Returns the kernel's errno (or @cb's, or a local one);
+ * with @kerr, the kernel's errno goes there instead and the return value
+ * is only ours (tun_nl_query).
  */
-static int transact(struct tun_nl_conn *nl, struct req *r, const char *what,
-		    int (*cb)(const struct nlmsghdr *h, void *arg), void *arg,
-		    struct vl_status *st)
+static int transact_msg(struct tun_nl_conn *nl, struct nlmsghdr *req,
+			const char *what,
+			int (*cb)(const struct nlmsghdr *h, void *arg),
+			void *arg, int *kerr, struct vl_status *st)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	char kmsg[160];
@@ -271,15 +275,17 @@ static int transact(struct tun_nl_conn *nl, struct req *r, const char *what,
 	unsigned int round;
 	ssize_t sent;
 
+	if (kerr)
+		*kerr = 0;
 	if (nl->fd < 0)
 		return vl_status_set(st, -EBADF, "%s: netlink not open", what);
-	r->nh.nlmsg_seq = ++nl->seq;
-	sent = sendto(nl->fd, r, r->nh.nlmsg_len, 0, (void *)&kernel,
+	req->nlmsg_seq = ++nl->seq;
+	sent = sendto(nl->fd, req, req->nlmsg_len, 0, (void *)&kernel,
 		      sizeof(kernel));
 	if (sent < 0)
 		return vl_status_set(st, -errno, "%s: send: %s", what,
 				     strerror(errno));
-	if ((size_t)sent != r->nh.nlmsg_len)
+	if ((size_t)sent != req->nlmsg_len)
 		return vl_status_set(st, -EIO, "%s: short send", what);
 
 	for (round = 0; round < NL_RECV_MAX; round++) {
@@ -300,7 +306,7 @@ static int transact(struct tun_nl_conn *nl, struct req *r, const char *what,
 						     what);
 			off = step < (size_t)len - off ? off + step :
 							 (size_t)len;
-			if (h->nlmsg_seq != r->nh.nlmsg_seq ||
+			if (h->nlmsg_seq != req->nlmsg_seq ||
 			    h->nlmsg_pid != nl->port)
 				continue;
 			switch (h->nlmsg_type) {
@@ -310,6 +316,12 @@ static int transact(struct tun_nl_conn *nl, struct req *r, const char *what,
 				return reply_err(cb_err, what, st);
 			case NLMSG_ERROR:
 				err = ack_errno(h, kmsg, sizeof(kmsg));
+				/* -EBADMSG here is a malformed error
+				 * message: ours to report, not an answer. */
+				if (err && kerr && err != -EBADMSG) {
+					*kerr = err;
+					err = 0;
+				}
 				if (err)
 					return vl_status_set(
 						st, err, "%s: %s%s%s%s", what,
@@ -326,6 +338,13 @@ static int transact(struct tun_nl_conn *nl, struct req *r, const char *what,
 	}
 	return vl_status_set(st, -ETIMEDOUT, "%s: no ACK in %d datagrams", what,
 			     NL_RECV_MAX);
+}
+
+static int transact(struct tun_nl_conn *nl, struct req *r, const char *what,
+		    int (*cb)(const struct nlmsghdr *h, void *arg), void *arg,
+		    struct vl_status *st)
+{
+	return transact_msg(nl, &r->nh, what, cb, arg, NULL, st);
 }
 
 int tun_nl_open(struct tun_nl_conn *nl, struct vl_status *st)
@@ -400,6 +419,8 @@ static int link_parse(const struct nlmsghdr *h, void *arg)
 	get_str(tb[IFLA_IFNAME], link->name, sizeof(link->name));
 	get_u32(tb[IFLA_MTU], &link->mtu);
 	get_u32(tb[IFLA_TXQLEN], &link->txqlen);
+	get_u32(tb[IFLA_GSO_MAX_SEGS], &link->gso_max_segs);
+	get_u32(tb[IFLA_GSO_MAX_SIZE], &link->gso_max_size);
 	get_u8(tb[IFLA_OPERSTATE], &link->operstate);
 	if (!tb[IFLA_LINKINFO])
 		return 0;
@@ -466,6 +487,22 @@ int tun_nl_link_set(struct tun_nl_conn *nl, int ifindex, int mtu, int txqlen, in
 	}
 	if ((mtu >= 0 && !put_u32(&r, IFLA_MTU, (uint32_t)mtu)) ||
 	    (txqlen >= 0 && !put_u32(&r, IFLA_TXQLEN, (uint32_t)txqlen)))
+		return vl_status_set(st, -EMSGSIZE, "%s: request", what);
+	return transact(nl, &r, what, NULL, NULL, st);
+}
+
+int tun_nl_link_set_gso_segs(struct tun_nl_conn *nl, int ifindex,
+			     uint32_t max_segs, struct vl_status *st)
+{
+	char what[64];
+	struct req r;
+
+	snprintf(what, sizeof(what), "set link %d gso_max_segs %u", ifindex,
+		 max_segs);
+	req_init(&r, RTM_NEWLINK, 0, sizeof(r.ifi));
+	r.ifi.ifi_family = AF_UNSPEC;
+	r.ifi.ifi_index = ifindex;
+	if (!put_u32(&r, IFLA_GSO_MAX_SEGS, max_segs))
 		return vl_status_set(st, -EMSGSIZE, "%s: request", what);
 	return transact(nl, &r, what, NULL, NULL, st);
 }
@@ -542,4 +579,139 @@ int tun_nl_route_add4(struct tun_nl_conn *nl, int ifindex, uint32_t dst,
 		nest_end(&r, mx);
 	}
 	return transact(nl, &r, what, NULL, NULL, st);
+}
+
+/* ---- requests built elsewhere, and event sockets ---------------------- */
+
+int tun_nl_query(struct tun_nl_conn *nl, struct nlmsghdr *req, const char *what,
+		 int (*cb)(const struct nlmsghdr *h, void *arg), void *arg,
+		 int *kerr, struct vl_status *st)
+{
+	if (req->nlmsg_len < NLMSG_HDRLEN)
+		return vl_status_set(st, -EINVAL, "%s: request too short",
+				     what);
+	req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	return transact_msg(nl, req, what, cb, arg, kerr, st);
+}
+
+int tun_nl_parse(const struct nlmsghdr *h, size_t hdr_len,
+		 const struct rtattr **tb, unsigned int max)
+{
+	size_t off = NLMSG_LENGTH(NLMSG_ALIGN(hdr_len));
+
+	if (h->nlmsg_len < NLMSG_LENGTH(hdr_len))
+		return -EBADMSG;
+	/* Attributes start after the padded family header, if any. */
+	parse_attrs(tb, max, (const char *)h + off,
+		    h->nlmsg_len > off ? h->nlmsg_len - off : 0);
+	return 0;
+}
+
+void tun_nl_parse_nested(const struct rtattr **tb, unsigned int max,
+			 const struct rtattr *nest)
+{
+	parse_nested(tb, max, nest);
+}
+
+int tun_nl_open_events(struct tun_nl_conn *nl, const unsigned int *groups,
+		       unsigned int n_groups, int rcvbuf, struct vl_status *st)
+{
+	unsigned int i;
+	int flags;
+	int err;
+
+	err = tun_nl_open(nl, st);
+	if (err)
+		return err;
+	flags = fcntl(nl->fd, F_GETFL);
+	if (flags < 0 || fcntl(nl->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		err = vl_status_set(st, -errno,
+				    "netlink events: nonblocking: %s",
+				    strerror(errno));
+		goto close_nl;
+	}
+	for (i = 0; i < n_groups; i++) {
+		if (setsockopt(nl->fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+			       &groups[i], sizeof(groups[i])) < 0) {
+			err = vl_status_set(st, -errno,
+					    "netlink events: join group %u: %s",
+					    groups[i], strerror(errno));
+			goto close_nl;
+		}
+	}
+	/*
+	 * A bigger buffer only makes -ENOBUFS rarer; the caller copes with
+	 * it either way. FORCE needs CAP_NET_ADMIN and passes rmem_max.
+	 */
+	if (rcvbuf > 0 && setsockopt(nl->fd, SOL_SOCKET, SO_RCVBUFFORCE,
+				     &rcvbuf, sizeof(rcvbuf)) < 0)
+		(void)setsockopt(nl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				 sizeof(rcvbuf));
+	return 0;
+
+close_nl:
+	tun_nl_close(nl);
+	return err;
+}
+
+int tun_nl_events_read(struct tun_nl_conn *nl, unsigned int max,
+		       void (*cb)(const struct nlmsghdr *h, void *arg),
+		       void *arg, struct vl_status *st)
+{
+	unsigned int n;
+
+	for (n = 0; n < max; n++) {
+		struct sockaddr_nl sa;
+		struct iovec iov = { .iov_base = nl->buf,
+				     .iov_len = NL_RECV_LEN };
+		struct msghdr msg = {
+			.msg_name = &sa,
+			.msg_namelen = sizeof(sa),
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+		};
+		size_t len, off = 0;
+		ssize_t got;
+
+		got = recvmsg(nl->fd, &msg, MSG_DONTWAIT);
+		if (got < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS)
+				return vl_status_set(
+					st, -ENOBUFS,
+					"netlink events: the kernel dropped some (receive buffer full)");
+			return vl_status_set(st, -errno,
+					     "netlink events: receive: %s",
+					     strerror(errno));
+		}
+		if (msg.msg_flags & MSG_TRUNC)
+			return vl_status_set(
+				st, -EMSGSIZE,
+				"netlink events: message larger than %d bytes dropped",
+				NL_RECV_LEN);
+		/* Other processes may unicast to us; only the kernel counts. */
+		if (msg.msg_namelen != sizeof(sa) || sa.nl_pid != 0)
+			continue;
+		len = (size_t)got;
+		while (len - off >= NLMSG_HDRLEN) {
+			const struct nlmsghdr *h = (void *)(nl->buf + off);
+			size_t step = NLMSG_ALIGN(h->nlmsg_len);
+
+			if (h->nlmsg_len < NLMSG_HDRLEN ||
+			    h->nlmsg_len > len - off)
+				return vl_status_set(
+					st, -EBADMSG,
+					"netlink events: malformed message");
+			off = step < len - off ? off + step : len;
+			if (h->nlmsg_type == NLMSG_NOOP ||
+			    h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR)
+				continue;
+			cb(h, arg);
+		}
+	}
+	return (int)n;
 }

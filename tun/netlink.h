@@ -18,6 +18,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <net/if.h>
 
@@ -44,6 +45,7 @@ struct tun_nl_link {
 	char kind[16]; /* IFLA_INFO_KIND: "tun", "veth"; "" for none (lo) */
 	uint32_t mtu;
 	uint32_t txqlen;
+	uint32_t gso_max_segs, gso_max_size; /* 0: not reported */
 	uint8_t operstate; /* IF_OPER_* */
 	/* IFLA_TUN_* (kind "tun", Linux 4.15+); tun_info says they came. */
 	bool tun_info;
@@ -73,6 +75,14 @@ int tun_nl_link_set(struct tun_nl_conn *nl, int ifindex, int mtu, int txqlen, in
 		struct vl_status *st);
 
 /*
+ * IFLA_GSO_MAX_SEGS: the most segments the stack puts in one GSO packet
+ * for the device; a bigger one is segmented in software before the
+ * driver sees it (netif_skb_features). Linux 5.19+ on an existing device.
+ */
+int tun_nl_link_set_gso_segs(struct tun_nl_conn *nl, int ifindex,
+			     uint32_t max_segs, struct vl_status *st);
+
+/*
  * IFA_LOCAL = IFA_ADDRESS = @addr with @prefix; the kernel adds the
  * connected route. Adding an address the device already has with the
  * same prefix succeeds (NLM_F_REPLACE), as SIOCSIFADDR does for nebula.
@@ -90,5 +100,60 @@ int tun_nl_addr_add4(struct tun_nl_conn *nl, int ifindex, uint32_t addr,
 int tun_nl_route_add4(struct tun_nl_conn *nl, int ifindex, uint32_t dst,
 		  unsigned int prefix, int mtu, int metric,
 		  struct vl_status *st);
+
+/*
+ * ---- Requests built by the caller, and event sockets -------------------
+ * For modules that speak other rtnetlink messages (dataplane/nexthop.c:
+ * RTM_GETROUTE, RTM_GETNEIGH) without a function here for each.
+ */
+struct nlmsghdr;
+struct rtattr;
+
+/*
+ * Sends @req, a whole request the caller built (header, family header,
+ * attributes; nlmsg_len set), adding NLM_F_REQUEST | NLM_F_ACK and a
+ * sequence number, and hands every reply before the ACK or NLMSG_DONE to
+ * @cb. The kernel refusing the request is an answer, not a failure: its
+ * errno goes to *@kerr (0 when it agreed) and the call returns 0. Returns
+ * -errno only when no answer came (send, receive, timeout, malformed
+ * reply) or @cb failed, with the reason in @st.
+ */
+int tun_nl_query(struct tun_nl_conn *nl, struct nlmsghdr *req, const char *what,
+		 int (*cb)(const struct nlmsghdr *h, void *arg), void *arg,
+		 int *kerr, struct vl_status *st);
+
+/*
+ * Fills tb[0..max] with the attributes after the @hdr_len-byte family
+ * header of @h: the last of each type, unknown types ignored, a malformed
+ * one ending the walk, so every tb[] entry lies inside @h and its
+ * rta_len is at least sizeof(struct rtattr). -EBADMSG when @h is shorter
+ * than its family header.
+ */
+int tun_nl_parse(const struct nlmsghdr *h, size_t hdr_len,
+		 const struct rtattr **tb, unsigned int max);
+/* The same inside a nested attribute (tb[] entries of tun_nl_parse). */
+void tun_nl_parse_nested(const struct rtattr **tb, unsigned int max,
+			 const struct rtattr *nest);
+
+/*
+ * Opens @nl as a listener: nonblocking, member of the rtnetlink multicast
+ * @groups (RTNLGRP_*), receive buffer @rcvbuf bytes if > 0 and allowed.
+ * Poll nl->fd for POLLIN; never send requests on it (a reply would be
+ * mixed with events).
+ */
+int tun_nl_open_events(struct tun_nl_conn *nl, const unsigned int *groups,
+		       unsigned int n_groups, int rcvbuf, struct vl_status *st);
+
+/*
+ * Reads at most @max datagrams without waiting and hands each message
+ * from the kernel to @cb. Returns how many datagrams were read (0: none
+ * queued) or -errno. -ENOBUFS (the kernel dropped events: receive buffer
+ * full), -EMSGSIZE (an event larger than NL_RECV_LEN) and -EBADMSG (a
+ * malformed datagram, the rest of it skipped) all mean events were lost:
+ * read the state again; reading can go on. Anything else is fatal.
+ */
+int tun_nl_events_read(struct tun_nl_conn *nl, unsigned int max,
+		       void (*cb)(const struct nlmsghdr *h, void *arg),
+		       void *arg, struct vl_status *st);
 
 #endif /* TUN_NETLINK_H */

@@ -18,6 +18,17 @@
  *
  * Failure leaves nothing half-open: every queue already attached is
  * closed, which also removes a device we created.
+ *
+ * Offloads. IFF_VNET_HDR is a device flag, and only the TUNSETIFF that
+ * attaches the first queue sets the device's flags (tun_set_iff ignores
+ * them on later queues), so a persistent device keeps what it was last
+ * opened with: vnet header size, TUNSETOFFLOAD features, byte order.
+ * tun_open_opts therefore passes the same flags on every queue and then
+ * sets all of those explicitly on queue 0 (they are per device too). When
+ * a step fails, all queues are closed and the device is opened again
+ * without IFF_VNET_HDR, and its features are cleared (TUNSETOFFLOAD 0):
+ * a device that still had TSO on from an earlier run would hand a plain
+ * reader 64 KiB packets.
  */
 #include "tun_mq.h"
 
@@ -27,6 +38,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <endian.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -185,10 +197,13 @@ static int setiff_error(int err, const char *name, unsigned int q,
 }
 
 /* Attaches queue @fd to @name; the kernel's name comes back in @ifr. */
-static int set_iff(int fd, struct ifreq *ifr, const char *name, bool excl)
+static int set_iff(int fd, struct ifreq *ifr, const char *name, bool excl,
+		   bool vnet)
 {
 	unsigned int flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
 
+	if (vnet)
+		flags |= IFF_VNET_HDR;
 	if (excl)
 		flags |= IFF_TUN_EXCL;
 	memset(ifr, 0, sizeof(*ifr));
@@ -200,29 +215,14 @@ static int set_iff(int fd, struct ifreq *ifr, const char *name, bool excl)
 	return 0;
 }
 
-int tun_open(struct tun_dev *t, const char *name, unsigned int n_queues,
-	     struct vl_status *st)
+/* Attaches queues 0..n_queues) to @name, all with IFF_VNET_HDR or none. */
+static int open_queues(struct tun_dev *t, const char *name,
+		       unsigned int n_queues, bool exists, bool vnet,
+		       struct vl_status *st)
 {
 	struct ifreq ifr;
-	bool exists;
 	unsigned int q;
 	int err;
-
-	memset(t, 0, sizeof(*t));
-	for (q = 0; q < TUN_QUEUES_MAX; q++)
-		t->fds[q] = -1;
-	if (!name)
-		name = "";
-	err = check_name(name, st);
-	if (err)
-		return err;
-	if (n_queues == 0 || n_queues > TUN_QUEUES_MAX)
-		return vl_status_set(st, -EINVAL,
-				     "tun %s: %u queues asked, give 1 to %d",
-				     shown(name), n_queues, TUN_QUEUES_MAX);
-	err = check_holder(name, &exists, st);
-	if (err)
-		return err;
 
 	/* Queue 0 makes the name (or reads back the kernel's choice);
 	 * the others attach to exactly that name. */
@@ -235,7 +235,7 @@ int tun_open(struct tun_dev *t, const char *name, unsigned int n_queues,
 			goto close_queues;
 		}
 		t->fds[q] = fd;
-		err = set_iff(fd, &ifr, t->name, q == 0 && !exists);
+		err = set_iff(fd, &ifr, t->name, q == 0 && !exists, vnet);
 		if (err) {
 			err = setiff_error(err, t->name, q, n_queues, st);
 			goto close_queues;
@@ -258,6 +258,177 @@ int tun_open(struct tun_dev *t, const char *name, unsigned int n_queues,
 close_queues:
 	tun_close(t);
 	return err;
+}
+
+/* "csum tso4 tso6 ecn uso4 uso6" */
+static void features_str(unsigned int f, char *out, size_t size)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} names[] = {
+		{ TUN_F_CSUM, "csum" }, { TUN_F_TSO4, "tso4" },
+		{ TUN_F_TSO6, "tso6" }, { TUN_F_TSO_ECN, "ecn" },
+		{ TUN_F_USO4, "uso4" }, { TUN_F_USO6, "uso6" },
+	};
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (f & names[i].bit && len < size)
+			len += (size_t)snprintf(out + len, size - len, "%s%s",
+						len ? " " : "", names[i].name);
+}
+
+/*
+ * Turns the offloads on for a device whose queues were opened with
+ * IFF_VNET_HDR (see the top of the file). 0, or -errno with @why naming
+ * the step the kernel refused; nothing is undone here.
+ */
+static int set_offloads(struct tun_dev *t, uint32_t gso_max_segs, char *why,
+			size_t why_len)
+{
+	int fd = t->fds[0], hdr_sz = TUN_VNET_HDR_LEN;
+	struct tun_nl_conn nl;
+	struct vl_status st = { "" };
+	char f[64], no_uso[64] = "";
+	struct ifreq ifr;
+	int err;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		err = -errno;
+		snprintf(why, why_len, "TUNGETIFF: %s", strerror(-err));
+		return err;
+	}
+	if (!(ifr.ifr_flags & IFF_VNET_HDR)) {
+		snprintf(why, why_len, "IFF_VNET_HDR not taken");
+		return -EOPNOTSUPP;
+	}
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_sz) < 0) {
+		err = -errno;
+		snprintf(why, why_len, "TUNSETVNETHDRSZ %d: %s", hdr_sz,
+			 strerror(-err));
+		return err;
+	}
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	{
+		int le = 1;
+
+		/* offload.c reads and writes virtio 1.0 (little-endian) headers. */
+		if (ioctl(fd, TUNSETVNETLE, &le) < 0) {
+			err = -errno;
+			snprintf(why, why_len, "TUNSETVNETLE: %s",
+				 strerror(-err));
+			return err;
+		}
+	}
+#endif
+	/* USO4 and USO6 only together; before Linux 6.2 EINVAL. */
+	t->offloads = TUN_OFF_FEATURES_USO;
+	if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)t->offloads) < 0) {
+		snprintf(no_uso, sizeof(no_uso), " (no uso: %s)",
+			 strerror(errno));
+		t->offloads = TUN_OFF_FEATURES;
+		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)t->offloads) < 0) {
+			err = -errno;
+			snprintf(why, why_len, "TUNSETOFFLOAD: %s",
+				 strerror(-err));
+			t->offloads = 0;
+			return err;
+		}
+	}
+	t->uso = (t->offloads & TUN_F_USO4) != 0;
+
+	/* Without this cap a frame at a small MTU could need more buffers
+	 * than the reader has, and every such frame would be dropped. */
+	err = tun_nl_open(&nl, &st);
+	if (!err) {
+		err = tun_nl_link_set_gso_segs(&nl, t->ifindex, gso_max_segs,
+					       &st);
+		tun_nl_close(&nl);
+	}
+	if (err) {
+		snprintf(why, why_len, "gso_max_segs: %.96s", st.msg);
+		return err;
+	}
+	t->gso_max_segs = gso_max_segs;
+	features_str(t->offloads, f, sizeof(f));
+	snprintf(t->offload_msg, sizeof(t->offload_msg),
+		 "on: vnet header %d bytes, %s%s, gso_max_segs %u", hdr_sz, f,
+		 no_uso, gso_max_segs);
+	return 0;
+}
+
+int tun_open(struct tun_dev *t, const char *name, unsigned int n_queues,
+	     struct vl_status *st)
+{
+	return tun_open_opts(t, name, n_queues, NULL, st);
+}
+
+int tun_open_opts(struct tun_dev *t, const char *name, unsigned int n_queues,
+		  const struct tun_opts *o, struct vl_status *st)
+{
+	uint32_t segs = TUN_GSO_SEGS_DEFAULT;
+	char why[128];
+	bool exists;
+	unsigned int q;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	for (q = 0; q < TUN_QUEUES_MAX; q++)
+		t->fds[q] = -1;
+	if (!name)
+		name = "";
+	err = check_name(name, st);
+	if (err)
+		return err;
+	if (n_queues == 0 || n_queues > TUN_QUEUES_MAX)
+		return vl_status_set(st, -EINVAL,
+				     "tun %s: %u queues asked, give 1 to %d",
+				     shown(name), n_queues, TUN_QUEUES_MAX);
+	if (o && o->gso_max_segs)
+		segs = o->gso_max_segs;
+	if (o && o->offload && (segs > TUN_OFF_SEGS_MAX || segs < 2))
+		return vl_status_set(
+			st, -EINVAL,
+			"tun %s: gso_max_segs %u: give 2 to %d (what GRO and the read buffers allow)",
+			shown(name), segs, TUN_OFF_SEGS_MAX);
+	err = check_holder(name, &exists, st);
+	if (err)
+		return err;
+
+	snprintf(t->offload_msg, sizeof(t->offload_msg), "off: not asked for");
+	if (o && o->offload) {
+		err = open_queues(t, name, n_queues, exists, true, st);
+		/* A kernel without IFF_VNET_HDR refuses the flag: go plain. */
+		if (err && err != -EINVAL)
+			return err;
+		if (err)
+			snprintf(why, sizeof(why), "TUNSETIFF IFF_VNET_HDR: %s",
+				 strerror(-err));
+		else
+			err = set_offloads(t, segs, why, sizeof(why));
+		if (!err) {
+			t->vnet = true;
+			return 0;
+		}
+		/* Also removes the device if we made it: "exists" still holds. */
+		tun_close(t);
+		t->offloads = 0;
+		t->uso = false;
+		t->gso_max_segs = 0;
+		snprintf(t->offload_msg, sizeof(t->offload_msg), "off: %.150s",
+			 why);
+	}
+	err = open_queues(t, name, n_queues, exists, false, st);
+	if (err)
+		return err;
+	/* Best effort: clear features a persistent device kept. */
+	if (ioctl(t->fds[0], TUNSETOFFLOAD, 0UL) < 0) {
+		/* Only a kernel without TUNSETOFFLOAD: it has none to clear. */
+	}
+	return 0;
 }
 
 /* Names the device in a netlink message, and says what EPERM needs. */
@@ -352,7 +523,7 @@ int tun_route_add(struct tun_dev *t, uint32_t dst, uint32_t mask, int mtu,
 	if (err)
 		return nl_failed(t, err, st);
 	err = tun_nl_route_add4(&nl, t->ifindex, dst, (unsigned int)prefix, mtu,
-			    metric, st);
+				metric, st);
 	tun_nl_close(&nl);
 	if (err == -EEXIST)
 		return vl_status_set(
@@ -426,6 +597,131 @@ unsigned int tun_q_write_burst(struct tun_dev *t, unsigned int q,
 	return n_tx;
 }
 
+/*
+ * The most packets a frame can split into, from its vnet header alone: a
+ * bound, since headers count as payload here. tun_off_split() checks the
+ * header properly; a lying gso_size only makes the frame wait once.
+ */
+static unsigned int segs_bound(const uint8_t *frame, uint32_t len)
+{
+	struct virtio_net_hdr vh;
+	uint32_t gso_size;
+
+	memcpy(&vh, frame, sizeof(vh));
+	gso_size = le16toh(vh.gso_size);
+	if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) ==
+		    VIRTIO_NET_HDR_GSO_NONE ||
+	    !gso_size)
+		return 1;
+	return (len - TUN_VNET_HDR_LEN + gso_size - 1) / gso_size;
+}
+
+/*
+ * Each read lands in bufs[n_out] - TUN_VNET_HDR_LEN, and only what does
+ * not fit there (a super-packet) spills into v->frame behind the same
+ * offset; such a frame is then made whole in v->frame. A frame read in
+ * place splits with outs[0] as its own packet (offload.h allows exactly
+ * that), so a plain packet is never copied. A frame that must wait is
+ * moved to v->frame, since bufs[] are the caller's again after the call.
+ */
+unsigned int tun_q_read_vnet_burst(struct tun_dev *t, unsigned int q,
+				   struct tun_q_vnet *v, uint8_t *const *bufs,
+				   uint32_t buf_len, uint32_t *lens,
+				   unsigned int max)
+{
+	const uint32_t head = TUN_VNET_HDR_LEN + buf_len;
+	unsigned int n_out = 0, reads = 0;
+	int fd;
+
+	if (q >= t->n_queues || !t->vnet || head >= TUN_OFF_READ_LEN)
+		return 0;
+	fd = t->fds[q];
+	while (n_out < max) {
+		uint8_t *frame;
+		uint32_t len;
+		int n;
+
+		if (v->held) {
+			frame = v->frame;
+			len = v->held;
+			v->held = 0;
+		} else {
+			struct iovec iov[2] = {
+				{ .iov_base = bufs[n_out] - TUN_VNET_HDR_LEN,
+				  .iov_len = head },
+				{ .iov_base = v->frame + head,
+				  .iov_len = TUN_OFF_READ_LEN - head },
+			};
+			ssize_t r;
+
+			if (reads++ == max)
+				break;
+			r = readv(fd, iov, 2);
+			if (r <= 0)
+				break; /* EAGAIN: empty; EBADFD etc.: poll() says */
+			len = (uint32_t)r;
+			frame = bufs[n_out] - TUN_VNET_HDR_LEN;
+			if (len > head) {
+				memcpy(v->frame, frame, head);
+				frame = v->frame;
+			}
+			if (n_out && segs_bound(frame, len) > max - n_out) {
+				if (frame != v->frame)
+					memcpy(v->frame, frame, len);
+				v->held = len;
+				break;
+			}
+		}
+		n = tun_off_split(frame, len, &bufs[n_out], buf_len,
+				  &lens[n_out], max - n_out, &v->off);
+		if (n > 0)
+			n_out += (unsigned int)n;
+	}
+	return n_out;
+}
+
+/*
+ * tun_off_coalesce() looks at TUN_OFF_BURST_MAX packets per call; more
+ * take more rounds. The iovecs point into pkts[], alive until we return.
+ */
+unsigned int tun_q_write_vnet_burst(struct tun_dev *t, unsigned int q,
+				    struct tun_q_vnet *v, uint8_t *const *pkts,
+				    const uint32_t *lens, unsigned int n,
+				    uint64_t *bytes)
+{
+	struct tun_off_batch *b = &v->batch;
+	unsigned int done = 0, n_tx = 0;
+	int fd;
+
+	*bytes = 0;
+	if (q >= t->n_queues || !t->vnet)
+		return 0;
+	fd = t->fds[q];
+	while (done < n) {
+		unsigned int taken = tun_off_coalesce(
+			b, pkts + done, lens + done, n - done, t->uso, &v->off);
+
+		for (unsigned int u = 0; u < b->n_units; u++) {
+			const struct tun_off_unit *un = &b->units[u];
+
+			if (writev(fd, &b->iov[un->first_iov], un->n_iov) < 0) {
+				if (errno == EAGAIN)
+					return n_tx;
+				continue; /* refused: counted by the caller */
+			}
+			n_tx += un->n_pkts;
+			*bytes += un->len;
+			v->tx_writes++;
+			if (un->n_pkts > 1) {
+				v->tx_supers++;
+				v->tx_coalesced += un->n_pkts;
+			}
+		}
+		done += taken;
+	}
+	return n_tx;
+}
+
 void tun_close(struct tun_dev *t)
 {
 	unsigned int q;
@@ -437,4 +733,5 @@ void tun_close(struct tun_dev *t)
 	}
 	t->n_queues = 0;
 	t->ifindex = 0;
+	t->vnet = false;
 }

@@ -29,6 +29,9 @@ set -euo pipefail
 
 VELA_DATAPLANE=${VELA_DATAPLANE:?path to vela-dataplane}
 DP_PEER=${DP_PEER:?path to dp_peer}
+# BACKEND=xsk: the dataplane's NIC side is AF_XDP on $VETH_A (dp_peer
+# asks for it in SETUP through DP_BACKEND/DP_INTERFACE).
+BACKEND=${BACKEND:-udp} # MODE: event (default), adaptive or busy
 
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root for network namespaces and TUN"
@@ -49,6 +52,7 @@ NS_A=vela-dp-a-$$
 NS_B=vela-dp-b-$$
 VETH_A=vda$$
 VETH_B=vdb$$
+export DP_BACKEND=$BACKEND DP_INTERFACE=$VETH_A
 UNDER_A=172.31.77.1
 UNDER_B=172.31.77.2
 VPN_A=10.77.0.1
@@ -98,7 +102,9 @@ wait_file() {
 setup_net() {
 	ip netns add "$NS_A"
 	ip netns add "$NS_B"
-	ip link add "$VETH_A" netns "$NS_A" type veth peer name "$VETH_B" netns "$NS_B"
+	# xsk: a queue per worker (2), both ways (native XDP on veth).
+	ip link add "$VETH_A" netns "$NS_A" numtxqueues 2 numrxqueues 2 type veth \
+		peer name "$VETH_B" netns "$NS_B" numtxqueues 2 numrxqueues 2
 	ip -n "$NS_A" addr add "$UNDER_A/24" dev "$VETH_A"
 	ip -n "$NS_B" addr add "$UNDER_B/24" dev "$VETH_B"
 	for ns in "$NS_A" "$NS_B"; do
@@ -136,7 +142,7 @@ stop_dataplane() {
 test_setup() { # workers
 	local out
 	out=$(in_a "$DP_PEER" setup -sock "$SOCK" -workers "$1" \
-		-listen "$UNDER_A:$PORT" -vpn "$VPN_A/24" -mode event)
+		-listen "$UNDER_A:$PORT" -vpn "$VPN_A/24" -mode "${MODE:-event}")
 	echo "$out"
 	TUN=$(sed -n 's/^tun=\([^ ]*\) .*/\1/p' <<<"$out")
 	[ -n "$TUN" ]

@@ -231,7 +231,13 @@ static void build_setup(const struct args *a, struct ctlmsg_setup *s)
 	memset(s, 0, sizeof(*s));
 	hdr(&s->hdr, CTLMSG_SETUP, sizeof(*s));
 	s->listen = mapped(&l);
-	s->backend = CTLMSG_BACKEND_UDP;
+	/* DP_BACKEND=xsk with DP_INTERFACE: the AF_XDP backend. */
+	s->backend = getenv("DP_BACKEND") && !strcmp(getenv("DP_BACKEND"), "xsk") ?
+			     CTLMSG_BACKEND_XSK :
+			     CTLMSG_BACKEND_UDP;
+	if (getenv("DP_INTERFACE"))
+		snprintf(s->interface, sizeof(s->interface), "%s",
+			 getenv("DP_INTERFACE"));
 	s->mode = !a->mode || !strcmp(a->mode, "event") ? CTLMSG_MODE_EVENT :
 		  !strcmp(a->mode, "busy")		? CTLMSG_MODE_BUSY :
 							  CTLMSG_MODE_ADAPTIVE;
@@ -257,7 +263,7 @@ static int cmd_setup(const struct args *a)
 	ctl_reply(fd, CTLMSG_SETUP_DONE, 30);
 	if (in.done.err)
 		die("SETUP_DONE %d: %s", in.done.err, in.done.msg);
-	if (in.done.backend != CTLMSG_BACKEND_UDP ||
+	if (in.done.backend != out.setup.backend ||
 	    in.done.workers != a->workers || !in.done.port || !*in.done.tun_dev)
 		die("SETUP_DONE backend %u workers %u port %u tun %s",
 		    in.done.backend, in.done.workers, in.done.port,

@@ -53,6 +53,10 @@ NS_A=vela-dpctl-a-$$
 NS_B=vela-dpctl-b-$$
 VETH_A=vca$$
 VETH_B=vcb$$
+# BACKEND=xsk: AF_XDP on $VETH_A (2 queues, a socket each); the JSON then
+# also has the XDP counters and balanced frame accounting.
+export BACKEND=${BACKEND:-udp}
+export DP_BACKEND=$BACKEND DP_INTERFACE=$VETH_A
 UNDER_A=172.31.78.1
 UNDER_B=172.31.78.2
 VPN_A=10.78.0.1
@@ -116,7 +120,8 @@ contains() {
 setup_net() {
 	ip netns add "$NS_A"
 	ip netns add "$NS_B"
-	ip link add "$VETH_A" netns "$NS_A" type veth peer name "$VETH_B" netns "$NS_B"
+	ip link add "$VETH_A" netns "$NS_A" numtxqueues 2 numrxqueues 2 type veth \
+		peer name "$VETH_B" netns "$NS_B" numtxqueues 2 numrxqueues 2
 	ip -n "$NS_A" addr add "$UNDER_A/24" dev "$VETH_A"
 	ip -n "$NS_B" addr add "$UNDER_B/24" dev "$VETH_B"
 	for ns in "$NS_A" "$NS_B"; do
@@ -263,7 +268,7 @@ s.sendto(b"hello from A", ("'"$VPN_B"'", 6000))
 test_json() {
 	in_a python3 - "$DPCTL" "$SOCK" "$N" "$PAYLOAD" "$TUN" "$PEER_NAME" \
 		"$VPN_B" "$UNDER_B:$PORT" "$PORT" <<'PY'
-import json, subprocess, sys, time
+import json, os, subprocess, sys, time
 
 dpctl, sock, n, payload, tun, name, vpn_b, remote_b, port = sys.argv[1:]
 n, port = int(n), int(port)
@@ -278,7 +283,16 @@ def run(*args):
     return json.loads(p.stdout)
 
 def check(show, tunnels):
-    assert show["set_up"] is True and show["backend"] == "udp", show
+    backend = os.environ["BACKEND"]
+    assert show["set_up"] is True and show["backend"] == backend, show
+    if backend == "xsk":
+        assert show["xdp"]["steered"] >= n + 2, show["xdp"]
+        for w in show["per_worker"]:
+            f = w["frames"]
+            assert f["total"] == 4096, f
+            assert f["free"] + f["fill"] + f["held"] + f["in_flight"] == f["total"], f
+    else:
+        assert show["xdp"] is None and show["interface"] is None, show
     assert show["mode"] == "event" and show["tun"] == tun, show
     assert show["workers"] == 2 and len(show["per_worker"]) == 2, show
     assert show["nic_queues"] == 2 and show["tun_queues"] == 2, show
@@ -338,7 +352,11 @@ test_text() {
 
 	out=$(dpctl show)
 	echo "$out"
-	contains "$out" "backend: udp"
+	contains "$out" "backend: $BACKEND"
+	if [ "$BACKEND" = xsk ]; then
+		contains "$out" "interface: $VETH_A, XDP"
+		contains "$out" "frames: 2048 free + 2048 fill + 0 held + 0 in flight = 4096 of 4096"
+	fi
 	contains "$out" "listening port: $PORT"
 	contains "$out" "worker 1: nic queue 1, tun queue 1"
 	contains "$out" "BAD_TAG"

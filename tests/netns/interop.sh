@@ -5,7 +5,7 @@
 #
 #   ns vela-a-$$                         ns vela-b-$$
 #   +-------------------------+          +-------------------------+
-#   | vela (udp backend)      |   veth   | nebula 1.6.1, or vela   |
+#   | vela ($BACKEND backend) |   veth   | nebula 1.6.1, or vela   |
 #   | 172.31.$N.1:4242        |----------| 172.31.$N.2:4242        |
 #   | tun vela-a  10.42.0.1   |          | tun nebula-b 10.42.0.2  |
 #   +-------------------------+          +-------------------------+
@@ -15,6 +15,10 @@
 # tunnel, and A's closeTunnel on shutdown reaches B. B's config is read
 # unchanged by both programs (nebula ignores the dataplane: section).
 #
+# BACKEND=udp (default) or xsk: the dataplane backend of both vela nodes
+# (xsk: AF_XDP on their veth end, with queues such that every queue a peer
+# sends to has a socket; the log must say xsk and count steered frames).
+#
 # Needs root, nebula, iperf3; exits 77 (skipped) otherwise. Every step is
 # bounded; namespaces and processes are removed on exit.
 set -euo pipefail
@@ -22,7 +26,19 @@ set -euo pipefail
 : "${VELA:?path to the vela binary}" "${VELA_CERT:?path to vela-cert}"
 . "$(dirname "$0")/lib.sh"
 netns_require nebula iperf3 ping python3
+BACKEND=${BACKEND:-udp}
+WORKERS_A=1
+if [ "$BACKEND" = xsk ]; then
+	# veth delivers on the RX queue numbered like the sender's TX queue
+	# (which a flow hash picks for nebula): 2 queues each way and a
+	# worker, hence a socket, on each of them at both ends.
+	export VETH_QUEUES=2
+	WORKERS_A=2
+fi
 netns_pair vela-interop 31
+# "interface:" is ignored by the udp backend.
+DP_A="backend: $BACKEND, interface: $VA"
+DP_B="backend: $BACKEND, interface: $VB"
 
 cd "$WORK"
 "$VELA_CERT" ca -name interop-ca -duration 2h
@@ -40,10 +56,10 @@ logging: {level: info}
 firewall:
   outbound: [{port: any, proto: any, host: any}]
   inbound: [{port: any, proto: any, host: any}]
-dataplane: {backend: udp, workers: 1, mode: event, socket: $WORK/vela.sock}
+dataplane: {$DP_A, workers: $WORKERS_A, mode: event, socket: $WORK/vela.sock}
 YML
 	cat >b.yml <<YML
-dataplane: {backend: udp, workers: 2, mode: adaptive, socket: $WORK/vela-b.sock}
+dataplane: {$DP_B, workers: 2, mode: adaptive, socket: $WORK/vela-b.sock}
 pki: {ca: $WORK/ca.crt, cert: $WORK/nebula-b.crt, key: $WORK/nebula-b.key}
 static_host_map: {"10.42.0.1": ["172.31.$N.1:4242"]}
 listen: {host: 0.0.0.0, port: 4242}
@@ -117,6 +133,14 @@ for peer in nebula vela; do
 		grep -q "$(closed_msg "$peer")" nebula.log ||
 			fail "$peer/$cipher: B did not receive A's closeTunnel"
 		echo "ok $peer/$cipher: closeTunnel on shutdown"
+		if [ "$BACKEND" = xsk ]; then
+			grep -q "backend xsk" vela.log ||
+				fail "$peer/$cipher: A did not run the xsk backend"
+			grep -q "steered=[1-9]" vela.log ||
+				fail "$peer/$cipher: nothing reached A's AF_XDP socket"
+			grep "Port [01] (xsk)\|XDP program on" vela.log | sed 's/^/  /'
+			echo "ok $peer/$cipher: xsk backend carried the traffic"
+		fi
 
 		start "$peer"
 		ping_ok "$NSB" 10.42.0.1 || fail "$peer/$cipher: B-initiated ping"

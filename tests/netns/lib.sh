@@ -4,9 +4,9 @@
 #   ns $NSA  <-- veth $VA/$VB, 172.<net>.$N.0/24 -->  ns $NSB
 #
 # netns_require TOOL...      exit 77 (meson's skip) without root or a tool
-# netns_pair PREFIX NET      make both namespaces and the link; sets NSA,
-#                            NSB, VA, VB, N, WORK (a temp dir) and traps
-#                            cleanup on exit
+# netns_pair PREFIX NET      make both namespaces and the link (queues: see
+#                            VETH_QUEUES below); sets NSA, NSB, VA, VB, N,
+#                            WORK (a temp dir) and traps cleanup on exit
 # PIDS+=($!)                 processes to stop at exit
 # fail MESSAGE               print the logs in $WORK and exit 1
 # wait_dev NS DEV            wait (bounded) for a device to appear
@@ -41,7 +41,14 @@ netns_pair() { # prefix net
 	trap netns_cleanup EXIT
 	ip netns add "$NSA"
 	ip netns add "$NSB"
-	ip link add "$VA" type veth peer name "$VB"
+	# Queues: VETH_QUEUES each way on both ends (default 1), or per end
+	# and direction with VETH_{A,B}_{TXQ,RXQ}. veth delivers a frame on
+	# the RX queue numbered like the sender's TX queue, and native XDP
+	# needs the receiver's RX queues >= the sender's TX queues.
+	local q=${VETH_QUEUES:-1}
+	ip link add "$VA" numtxqueues "${VETH_A_TXQ:-$q}" \
+		numrxqueues "${VETH_A_RXQ:-$q}" type veth peer name "$VB" \
+		numtxqueues "${VETH_B_TXQ:-$q}" numrxqueues "${VETH_B_RXQ:-$q}"
 	ip link set "$VA" netns "$NSA"
 	ip link set "$VB" netns "$NSB"
 	ip -n "$NSA" addr add "172.$2.$N.1/24" dev "$VA"

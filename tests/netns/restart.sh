@@ -12,6 +12,9 @@
 #    re-installs the tunnel (send counters above every lease granted), and
 #    traffic resumes -- again without a handshake.
 #
+# BACKEND=xsk runs vela on AF_XDP (its veth end): the XDP program a killed
+# dataplane leaves behind is replaced by the restarted one.
+#
 # Needs root and nebula; exits 77 otherwise. Bounded; cleans up on exit.
 set -euo pipefail
 
@@ -19,6 +22,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 netns_require nebula ping pgrep iperf3 python3
 netns_pair vela-restart 30
+BACKEND=${BACKEND:-udp}
 
 cd "$WORK"
 "$VELA_CERT" ca -name restart-ca -duration 2h
@@ -29,7 +33,7 @@ pki: {ca: $WORK/ca.crt, cert: $WORK/vela-a.crt, key: $WORK/vela-a.key}
 static_host_map: {"10.43.0.2": ["172.30.$N.2:4242"]}
 listen: {host: 0.0.0.0, port: 4242}
 tun: {dev: vela-a}
-dataplane: {backend: udp, workers: 1, mode: event, socket: $WORK/vela.sock}
+dataplane: {backend: $BACKEND, interface: $VA, workers: 1, mode: event, socket: $WORK/vela.sock}
 YML
 cat >b.yml <<YML
 pki: {ca: $WORK/ca.crt, cert: $WORK/nebula-b.crt, key: $WORK/nebula-b.key}
@@ -96,4 +100,9 @@ timeout 10 ip netns exec "$NSA" ping -c 3 -W 2 -i 0.3 10.43.0.2 >/dev/null ||
 	fail "vela cannot reach nebula after the dataplane restart"
 [ "$(handshakes)" -eq "$before" ] || fail "a new handshake happened after the dataplane restart"
 echo "ok vela-dataplane restarted, tunnel re-installed without a handshake"
+if [ "$BACKEND" = xsk ]; then
+	[ "$(grep -c "backend xsk" vela.log)" -ge 2 ] ||
+		fail "the restarted dataplane did not come back on xsk"
+	echo "ok the restarted dataplane took over the XDP program and runs xsk"
+fi
 echo "restart: all passed"

@@ -66,6 +66,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c.backend, CTL_BACKEND_AUTO);
 	assert_int_equal(c.mode, CTL_MODE_ADAPTIVE);
 	assert_int_equal(c.workers, 1);
+	assert_true(c.tun_offload); /* on unless turned off */
 	assert_string_equal(c.socket, "/run/vela/vela.sock");
 	ctl_config_free(&c);
 }
@@ -91,7 +92,8 @@ static void test_config_interop_example(void **state)
 		"    - port: fragment\n"
 		"      proto: tcp\n"
 		"      cidr: 10.1.2.3/16\n"
-		"dataplane: {backend: udp, workers: 2, mode: event, socket: /tmp/v.sock}\n";
+		"dataplane: {backend: udp, workers: 2, mode: event, socket: /tmp/v.sock,\n"
+		"            tun_offload: false}\n";
 	struct ctl_config c;
 
 	(void)state;
@@ -130,6 +132,7 @@ static void test_config_interop_example(void **state)
 	assert_int_equal(c.workers, 2);
 	assert_int_equal(c.mode, CTL_MODE_EVENT);
 	assert_string_equal(c.socket, "/tmp/v.sock");
+	assert_false(c.tun_offload);
 	ctl_config_free(&c);
 }
 

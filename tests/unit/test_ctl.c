@@ -191,8 +191,12 @@ static size_t build(uint16_t type)
 	case CTLMSG_DUMP:
 	case CTLMSG_DUMP_END:
 	case CTLMSG_STATS:
+	case CTLMSG_ACTIVITY:
 		hdr(b, type, sizeof(struct ctlmsg_hdr));
 		return sizeof(struct ctlmsg_hdr);
+	case CTLMSG_ACTIVITY_REPLY:
+		hdr(b, type, offsetof(struct ctlmsg_activity_reply, tunnel));
+		return offsetof(struct ctlmsg_activity_reply, tunnel);
 	case CTLMSG_STATS_REPLY:
 		hdr(b, type, sizeof(struct ctlmsg_stats_reply));
 		return sizeof(struct ctlmsg_stats_reply);
@@ -238,7 +242,7 @@ static void m_short_hdr(void *b, size_t *len)
 static void m_version(void *b, size_t *len)
 {
 	(void)len;
-	((struct ctlmsg_hdr *)b)->version = 2;
+	((struct ctlmsg_hdr *)b)->version = CTLMSG_VERSION + 1;
 }
 static void m_hdr_len(void *b, size_t *len)
 {
@@ -584,12 +588,15 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_INJECT_SA, m_none, 0, NULL },
 	{ CTLMSG_DUMP, m_none, 0, NULL },
 	{ CTLMSG_STATS, m_none, 0, NULL },
+	{ CTLMSG_ACTIVITY, m_none, 0, NULL },
+	{ CTLMSG_ACTIVITY, m_plus_one, -EBADMSG,
+	  "ACTIVITY: record of 17 bytes, want 16" },
 
 	/* Header and lengths, for every type. */
 	{ CTLMSG_HELLO, m_short_hdr, -EBADMSG,
 	  "shorter than the 16-byte header" },
-	{ CTLMSG_HELLO, m_version, -EPROTO, "HELLO: version 2" },
-	{ CTLMSG_SETUP, m_version, -EPROTO, "SETUP: version 2" },
+	{ CTLMSG_HELLO, m_version, -EPROTO, "HELLO: version 3" },
+	{ CTLMSG_SETUP, m_version, -EPROTO, "SETUP: version 3" },
 	{ CTLMSG_TUNNEL_ADD, m_hdr_len, -EBADMSG, "header says" },
 	{ CTLMSG_INJECT_RAW, m_hdr_len, -EBADMSG, "header says" },
 	{ CTLMSG_HELLO, m_minus_one, -EBADMSG,
@@ -616,8 +623,8 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_STATS, m_minus_one, -EBADMSG,
 	  "shorter than the 16-byte header" },
 	{ CTLMSG_STATS, m_hdr_len, -EBADMSG, "STATS: header says 20 bytes" },
-	{ CTLMSG_STATS, m_version, -EPROTO, "STATS: version 2" },
-	{ CTLMSG_STATS, m_as_reply, -EBADMSG, "STATS: record of 43" },
+	{ CTLMSG_STATS, m_version, -EPROTO, "STATS: version 3" },
+	{ CTLMSG_STATS, m_as_reply, -EBADMSG, "STATS: record of" },
 	{ CTLMSG_INJECT_RAW, m_minus_one, -EBADMSG, "INJECT_RAW: record of" },
 	{ CTLMSG_INJECT_RAW, m_plus_one, -EBADMSG, "INJECT_RAW: record of" },
 	{ CTLMSG_INJECT_SA, m_minus_one, -EBADMSG, "INJECT_SA: record of" },
@@ -638,6 +645,8 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_ERROR, m_none, -EPROTO, "ERROR is sent by the dataplane" },
 	{ CTLMSG_STATS_REPLY, m_none, -EPROTO,
 	  "STATS_REPLY is sent by the dataplane" },
+	{ CTLMSG_ACTIVITY_REPLY, m_none, -EPROTO,
+	  "ACTIVITY_REPLY is sent by the dataplane" },
 
 	{ CTLMSG_HELLO, m_role_0, -EINVAL, "role 0 unknown" },
 	{ CTLMSG_HELLO, m_role_3, -EINVAL, "role 3 unknown" },
@@ -754,6 +763,8 @@ static const struct ocase ocases[] = {
 	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_INJECT_RAW, -EPERM, "may only DUMP" },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_SETUP, 0, NULL },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_DUMP, 0, NULL },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_ACTIVITY, 0, NULL },
+	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_ACTIVITY, -EPERM, "may only DUMP" },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_TUNNEL_ADD, -EPROTO,
 	  "TUNNEL_ADD before SETUP" },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_TUNNEL_DEL, -EPROTO,
@@ -1077,15 +1088,49 @@ static void test_ctl_socket_refusals(void **state)
 	expect_error(e, e->fd, msgbuf(), len, -EPROTO, "before SETUP");
 	len = build(CTLMSG_PUNT);
 	expect_error(e, e->fd, msgbuf(), len, -EPROTO, "sent by the dataplane");
-	/* xsk and dpdk are not built: SETUP_DONE says so. */
+	/* xsk without an interface, dpdk not built: SETUP_DONE says so. */
 	len = build(CTLMSG_SETUP);
 	SETUP(msgbuf())->backend = CTLMSG_BACKEND_XSK;
 	{
 		struct ctlmsg_setup_done d;
 
 		rpc(e, e->fd, msgbuf(), len, &d, CTLMSG_SETUP_DONE);
+		assert_int_equal(d.err, -EINVAL);
+		assert_non_null(strstr(d.msg, "set dataplane.interface"));
+	}
+	len = build(CTLMSG_SETUP);
+	SETUP(msgbuf())->backend = CTLMSG_BACKEND_XSK;
+	snprintf(SETUP(msgbuf())->interface,
+		 sizeof(SETUP(msgbuf())->interface), "vl-nonexist0");
+	{
+		struct ctlmsg_setup_done d;
+
+		rpc(e, e->fd, msgbuf(), len, &d, CTLMSG_SETUP_DONE);
+		assert_int_equal(d.err, -ENODEV);
+		assert_non_null(strstr(d.msg, "interface vl-nonexist0 missing"));
+	}
+	/* More workers than the NIC has queues: which, and what to do. */
+	len = build(CTLMSG_SETUP);
+	SETUP(msgbuf())->backend = CTLMSG_BACKEND_XSK;
+	SETUP(msgbuf())->workers = 2;
+	snprintf(SETUP(msgbuf())->interface,
+		 sizeof(SETUP(msgbuf())->interface), "lo");
+	{
+		struct ctlmsg_setup_done d;
+
+		rpc(e, e->fd, msgbuf(), len, &d, CTLMSG_SETUP_DONE);
+		assert_int_equal(d.err, -EINVAL);
+		assert_non_null(strstr(d.msg, "lo has 1 TX queues"));
+		assert_non_null(strstr(d.msg, "lower workers to 1"));
+	}
+	len = build(CTLMSG_SETUP);
+	SETUP(msgbuf())->backend = CTLMSG_BACKEND_DPDK;
+	{
+		struct ctlmsg_setup_done d;
+
+		rpc(e, e->fd, msgbuf(), len, &d, CTLMSG_SETUP_DONE);
 		assert_int_equal(d.err, -EOPNOTSUPP);
-		assert_non_null(strstr(d.msg, "xsk is not built yet"));
+		assert_non_null(strstr(d.msg, "dpdk is not built yet"));
 	}
 
 	/* dpctl may only DUMP and STATS. */
@@ -1196,9 +1241,17 @@ static void running(void **state, uint32_t mode)
 	fill_setup(&s);
 	s.workers = 2;
 	s.mode = mode;
+	if (mode == CTLMSG_MODE_EVENT) {
+		/* auto without a usable NIC: udp, and SETUP_DONE says why. */
+		s.backend = CTLMSG_BACKEND_AUTO;
+		snprintf(s.interface, sizeof(s.interface), "vl-nonexist0");
+	}
 	rpc(e, e->fd, &s, sizeof(s), &r, CTLMSG_SETUP_DONE);
 	assert_int_equal(r.done.err, 0);
 	assert_int_equal(r.done.backend, CTLMSG_BACKEND_UDP);
+	if (mode == CTLMSG_MODE_EVENT)
+		assert_non_null(strstr(r.done.msg,
+				       "auto chose udp: interface vl-nonexist0 missing"));
 	assert_int_equal(r.done.workers, 2);
 	assert_string_equal(r.done.tun_dev, "");
 	dp_port = r.done.port;
@@ -1541,6 +1594,34 @@ static void test_ctl_socket_dump_slow_reader(void **state)
 	}
 	/* Everything but the tunnel removed before the dump reached it. */
 	assert_int_equal(next, FIRST + N - 1);
+
+	/* ACTIVITY: the same tunnels, 32 bytes each, the last record marked. */
+	{
+		struct ctlmsg_activity_reply *a = (void *)&r;
+		const size_t fixed =
+			offsetof(struct ctlmsg_activity_reply, tunnel);
+		bool last = false;
+
+		next = FIRST;
+		hdr(&st, CTLMSG_ACTIVITY, sizeof(st));
+		send_stepping(e, e->fd, &st, sizeof(st));
+		while (!last) {
+			size_t n = recv_rec(e, e->fd, &r, sizeof(r));
+
+			assert_int_equal(a->hdr.type, CTLMSG_ACTIVITY_REPLY);
+			assert_int_equal(a->hdr.seq, e->seq);
+			assert_true(a->n <= CTLMSG_ACTIVITY_MAX);
+			assert_int_equal(n, fixed + a->n * sizeof(a->tunnel[0]));
+			for (uint32_t k = 0; k < a->n; k++) {
+				assert_int_equal(a->tunnel[k].local_index,
+						 next++);
+				assert_int_equal(a->tunnel[k].recv_max, 2);
+			}
+			last = a->last;
+			assert_true(last || a->n == CTLMSG_ACTIVITY_MAX);
+		}
+		assert_int_equal(next, FIRST + N - 1);
+	}
 }
 
 static void test_ctl_running_event(void **state)

@@ -192,17 +192,16 @@ static struct ctl_tunnel *establish(struct env *e)
 	return ctl_tunnel_by_vpn(&e->a.node, 0x0a010002);
 }
 
+/* The dataplane's counters for @t, as an ACTIVITY_REPLY carries them. */
 static void dump(struct env *e, struct ctl_tunnel *t, uint64_t rx,
 		 uint64_t tx)
 {
-	struct ctlmsg_dump_tunnel *d = calloc(1, sizeof(*d));
+	struct ctlmsg_activity a = { .local_index = t->add.local_index,
+				     .rx_packets = rx,
+				     .tx_packets = tx,
+				     .recv_max = t->add.recv_max };
 
-	assert_non_null(d);
-	d->tunnel = t->add;
-	d->rx_packets = rx;
-	d->tx_packets = tx;
-	ctl_cm_on_dump(&e->a.node, t, d);
-	free(d);
+	ctl_cm_on_activity(&e->a.node, t, &a);
 }
 
 #define SEC UINT64_C(1000000000)
@@ -266,13 +265,36 @@ static void test_cm_live_peer_is_left_alone(void **state)
 	assert_false(next(e, &e->a, &type));
 	assert_non_null(ctl_tunnel_by_vpn(&e->a.node, 0x0a010002));
 
-	/* The dumps come once a second while there are tunnels. */
+	/*
+	 * ACTIVITY once a second while there are tunnels, and never a
+	 * second one while the first is unanswered.
+	 */
 	e->a.node.now_ns = 301 * SEC;
 	ctl_cm_timers(&e->a.node);
 	assert_int_equal(next(e, &e->a, &type), sizeof(struct ctlmsg_hdr));
-	assert_int_equal(type, CTLMSG_DUMP);
+	assert_int_equal(type, CTLMSG_ACTIVITY);
 	ctl_cm_timers(&e->a.node);
 	assert_false(next(e, &e->a, &type));
+	e->a.node.now_ns = 303 * SEC;
+	ctl_cm_timers(&e->a.node);
+	assert_false(next(e, &e->a, &type));
+	/* Answered (the last record of it): the next one goes out. */
+	{
+		struct ctlmsg_activity_reply r = { .last = 1 };
+
+		r.hdr = (struct ctlmsg_hdr){
+			.version = CTLMSG_VERSION,
+			.type = CTLMSG_ACTIVITY_REPLY,
+			.len = offsetof(struct ctlmsg_activity_reply, tunnel),
+			.seq = e->a.node.activity_seq,
+		};
+		assert_true(r.hdr.seq != 0);
+		ctl_node_on_record(&e->a.node, &r, r.hdr.len);
+	}
+	e->a.node.now_ns = 305 * SEC;
+	ctl_cm_timers(&e->a.node);
+	assert_int_equal(next(e, &e->a, &type), sizeof(struct ctlmsg_hdr));
+	assert_int_equal(type, CTLMSG_ACTIVITY);
 }
 
 static void test_punchy_keepalives(void **state)

@@ -697,6 +697,136 @@ static void test_tun_write_skips_bad_packet(void **state)
 	close(fd);
 }
 
+/* tun_open_opts with offloads, configured like open_configured. */
+static void open_offload(struct fx *f, const char *name, unsigned int n_queues)
+{
+	const struct tun_opts o = { .offload = true };
+	struct tun_nl_link link;
+	struct tun_nl_conn nl;
+	struct ifreq ifr;
+	char path[96];
+
+	if (tun_open_opts(&f->a, name, n_queues, &o, &f->st))
+		fail_msg("tun_open_opts: %s", f->st.msg);
+	if (!f->a.vnet)
+		fail_msg("no offloads on this kernel: %s", f->a.offload_msg);
+	assert_has(f->a.offload_msg, "on: vnet header 10 bytes");
+	assert_true(f->a.offloads & TUN_F_TSO4);
+	memset(&ifr, 0, sizeof(ifr));
+	assert_int_equal(ioctl(f->a.fds[n_queues - 1], TUNGETIFF, &ifr), 0);
+	assert_true(ifr.ifr_flags & IFF_VNET_HDR);
+	if (tun_configure(&f->a, VPN_ADDR, VPN_MASK, 1300, 500, &f->st))
+		fail_msg("tun_configure: %s", f->st.msg);
+	assert_int_equal(tun_nl_open(&nl, &f->st), 0);
+	assert_int_equal(tun_nl_link_get(&nl, f->a.name, &link, &f->st), 0);
+	tun_nl_close(&nl);
+	assert_true(link.tun_vnet_hdr);
+	assert_int_equal(link.gso_max_segs, TUN_GSO_SEGS_DEFAULT);
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
+		 f->a.name);
+	assert_int_equal(sysctl_set(path, "0"), 0);
+}
+
+/*
+ * UDP_SEGMENT sends become USO frames on the TUN and come out as plain
+ * datagrams; a frame that does not fit the buffers left waits for the
+ * next call.
+ */
+static void test_tun_offload_read_uso(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in to = sin4(VPN_PEER, 9999);
+	static uint8_t mem[16][64 + 2048];
+	struct tun_q_vnet *v = test_calloc(1, sizeof(*v));
+	char payload[101], big[1000];
+	uint8_t *bufs[16];
+	uint32_t lens[16];
+	unsigned int n, i, got = 0, calls = 0;
+	int seg = 100, fd;
+
+	for (i = 0; i < 16; i++)
+		bufs[i] = mem[i] + 64;
+	memset(payload, 'u', 100);
+	payload[100] = '\0';
+	memset(big, 'u', sizeof(big));
+	open_offload(f, "velaoff0", 2);
+	if (!f->a.uso) {
+		test_free(v);
+		skip();
+	}
+	fd = udp_bound(VPN_ADDR, 5555);
+	assert_int_equal(setsockopt(fd, IPPROTO_UDP, 103 /* UDP_SEGMENT */,
+				    &seg, sizeof(seg)),
+			 0);
+	/* Two frames of 10; 12 buffers: the second waits for the next call. */
+	for (i = 0; i < 2; i++)
+		assert_int_equal(sendto(fd, big, sizeof(big), 0,
+					(struct sockaddr *)&to, sizeof(to)),
+				 (ssize_t)sizeof(big));
+	for (long end = now_ms() + WAIT_MS; got < 20 && now_ms() < end;) {
+		int q = wait_queue(&f->a, 100);
+
+		if (q < 0 && !v->held)
+			continue;
+		n = tun_q_read_vnet_burst(&f->a, q < 0 ? 0 : (unsigned int)q,
+					  v, bufs, 2048, lens, 12);
+		assert_true(n <= 12);
+		for (i = 0; i < n; i++)
+			assert_true(is_udp(bufs[i], lens[i], VPN_ADDR, 5555,
+					   VPN_PEER, 9999, payload));
+		got += n;
+		calls += n > 0;
+	}
+	assert_int_equal(got, 20);
+	assert_int_equal(calls, 2);
+	assert_int_equal(v->off.gso_frames, 2);
+	assert_int_equal(v->off.segments, 20);
+	assert_int_equal(v->held, 0);
+	close(fd);
+	test_free(v);
+}
+
+/* Five datagrams of one flow go in one writev and arrive as five. */
+static void test_tun_offload_write_coalesced(void **state)
+{
+	struct fx *f = *state;
+	struct tun_q_vnet *v = test_calloc(1, sizeof(*v));
+	uint8_t pkts[5][64];
+	uint8_t *bufs[5];
+	uint32_t lens[5];
+	struct sockaddr_in from;
+	uint64_t bytes;
+	char got[32], want[16];
+	int fd;
+
+	open_offload(f, "velaoff1", 2);
+	fd = udp_bound(VPN_ADDR, 6666);
+	for (unsigned int i = 0; i < 5; i++) {
+		snprintf(want, sizeof(want), "seg %u", i);
+		bufs[i] = pkts[i];
+		lens[i] = build_udp(pkts[i], VPN_PEER, 4242, VPN_ADDR, 6666,
+				    want);
+	}
+	assert_int_equal(
+		tun_q_write_vnet_burst(&f->a, 1, v, bufs, lens, 5, &bytes), 5);
+	if (f->a.uso) {
+		assert_int_equal(v->tx_writes, 1);
+		assert_int_equal(v->tx_supers, 1);
+		assert_int_equal(v->tx_coalesced, 5);
+		assert_int_equal(bytes, 28 + 5 * 5);
+	}
+	for (unsigned int i = 0; i < 5; i++) {
+		snprintf(want, sizeof(want), "seg %u", i);
+		memset(got, 0, sizeof(got));
+		assert_int_equal(recv_wait(fd, got, sizeof(got), &from), 5);
+		assert_string_equal(got, want);
+	}
+	assert_int_equal(
+		tun_q_write_vnet_burst(&f->a, 2, v, bufs, lens, 5, &bytes), 0);
+	close(fd);
+	test_free(v);
+}
+
 /* A name with queues attached is someone's device: refuse, don't share. */
 static void test_tun_open_busy_name(void **state)
 {
@@ -904,6 +1034,8 @@ int main(void)
 		T(test_tun_read_drops_cut_packet),
 		T(test_tun_write_udp),
 		T(test_tun_write_skips_bad_packet),
+		T(test_tun_offload_read_uso),
+		T(test_tun_offload_write_coalesced),
 		T(test_tun_open_busy_name),
 		T(test_tun_open_wrong_device),
 		T(test_tun_open_attach_persistent),
