@@ -36,6 +36,8 @@ VPN_SYSTEMS = VELA_SYSTEMS + ("nebula", "wg")
 NAMES = {"raw": "raw veth", "vela-udp": "Vela (udp)", "vela-xsk": "Vela (xsk)",
          "vela-udp-nooff": "Vela (udp, no TUN offloads)",
          "nebula": "Nebula 1.6.1", "wg": "wireguard-go"}
+# Chart labels have less room.
+SHORT = dict(NAMES, **{"vela-udp-nooff": "Vela (udp, no offl.)"})
 
 
 def load(path):
@@ -247,12 +249,12 @@ def gnuplot_bars(out, name, title, ylabel, series, rows):
     plot = ", ".join("'%s' using %d:xtic(1) title '%s'" % (dat, i + 2, s.replace("'", ""))
                      for i, s in enumerate(series))
     script = "\n".join([
-        "set terminal pngcairo size 900,480 font ',10'",
+        "set terminal pngcairo size 1000,480 font ',10'",
         "set output '%s'" % os.path.join(out, name + ".png"),
         "set title '%s'" % title, "set ylabel '%s'" % ylabel,
         "set style data histogram", "set style histogram cluster gap 1",
         "set style fill solid 0.8 border -1", "set boxwidth 0.9",
-        "set grid ytics", "set yrange [0:*]", "set key top right",
+        "set grid ytics", "set yrange [0:*]", "set key outside top center horizontal",
         "plot " + plot, ""])
     subprocess.run(["gnuplot"], input=script, text=True, check=True, timeout=60)
     os.unlink(dat)
@@ -267,17 +269,17 @@ def charts(out, res):
     med = lambda s, k: res["systems"][s]["median"].get(k)
     made.append(gnuplot_bars(out, "throughput", "iperf3 TCP through the tunnel", "Gbit/s",
                              ["1 stream", "4 streams"],
-                             [(NAMES.get(s, s), [med(s, "tcp1_gbps"), med(s, "tcp4_gbps")])
+                             [(SHORT.get(s, s), [med(s, "tcp1_gbps"), med(s, "tcp4_gbps")])
                               for s in systems]))
     made.append(gnuplot_bars(out, "udp64", "UDP, 64-byte payload, delivered", "kpps",
-                             ["delivered"], [(NAMES.get(s, s), [med(s, "udp64_kpps")])
+                             ["delivered"], [(SHORT.get(s, s), [med(s, "udp64_kpps")])
                                              for s in systems]))
     made.append(gnuplot_bars(out, "latency", "ping RTT (avg)", "ms", ["RTT"],
-                             [(NAMES.get(s, s), [med(s, "ping_ms")]) for s in systems]))
+                             [(SHORT.get(s, s), [med(s, "ping_ms")]) for s in systems]))
     vpn = [s for s in systems if s in VPN_SYSTEMS]
     made.append(gnuplot_bars(out, "cpu", "CPU seconds of the VPN processes per GB delivered",
                              "s/GB", ["TCP 1 stream", "TCP 4 streams"],
-                             [(NAMES.get(s, s), [med(s, "cpu_s_per_gb_tcp1"),
+                             [(SHORT.get(s, s), [med(s, "cpu_s_per_gb_tcp1"),
                                                  med(s, "cpu_s_per_gb_tcp4")]) for s in vpn]))
     made.append(gnuplot_bars(out, "handshakes", "Noise IX handshakes completed by a responder",
                              "handshakes/s", ["rate"],
@@ -286,14 +288,16 @@ def charts(out, res):
     aead = [r for r in res["micro"].get("aead", {}).get("rows", []) if r.get("op") == "seal"]
     if aead:
         sizes = sorted({r["size"] for r in aead})
+        # Labels short enough to sit side by side: the case, and the
+        # cipher only where the case name does not say it.
+        label = lambda r: r["case"] if "chacha" in r["case"] or "chacha" not in r["cipher"] \
+            else r["case"] + " (chacha)"
         cases = []
         for r in aead:
-            c = "%s %s" % (r["case"], r["cipher"])
-            if c not in cases:
-                cases.append(c)
+            if label(r) not in cases:
+                cases.append(label(r))
         get = lambda c, sz: next((r["gbytes_per_s"] for r in aead
-                                  if "%s %s" % (r["case"], r["cipher"]) == c
-                                  and r["size"] == sz), None)
+                                  if label(r) == c and r["size"] == sz), None)
         made.append(gnuplot_bars(out, "aead", "AEAD seal, one core", "GB/s",
                                  ["%d B" % sz for sz in sizes],
                                  [(c, [get(c, sz) for sz in sizes]) for c in cases]))
