@@ -124,9 +124,22 @@ WGA=10.97.0.1 WGB=10.97.0.2      # wireguard-go overlay
 WORK=$(mktemp -d /tmp/vbench.XXXXXX)
 MODE_PIDS=()
 WATCHDOG=""
+FG=""  # the child fg() waits for
+SRV="" # the iperf3 server of the run under way
 
+tree_pids() {
+	local p
+	for p in "$@"; do
+		[ -d "/proc/$p" ] || continue
+		echo "$p"
+		# shellcheck disable=SC2046
+		tree_pids $(cat /proc/"$p"/task/*/children 2>/dev/null)
+	done
+}
 kill_tree() { # PID...: TERM, a short grace, then KILL, children included
 	local p alive=() _
+	# shellcheck disable=SC2046 # a list of PIDs
+	set -- $(tree_pids "$@")
 	for p in "$@"; do
 		kill -0 "$p" 2>/dev/null || continue
 		alive+=("$p")
@@ -148,7 +161,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	set +e
 	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
-	kill_tree "${MODE_PIDS[@]}"
+	kill_tree $FG $SRV "${MODE_PIDS[@]}"
 	# vela's daemons carry the work dir in their command lines.
 	pkill -KILL -f "$WORK/" 2>/dev/null
 	ip netns del "$NSA" 2>/dev/null
@@ -169,6 +182,20 @@ WATCHDOG=$!
 
 nsa() { ip netns exec "$NSA" "$@"; }
 nsb() { ip netns exec "$NSB" "$@"; }
+
+# Runs a long child and waits for it so that Ctrl-C stops the run at once.
+# A foreground child would not do: `timeout` puts its command in a process
+# group of its own, the terminal's SIGINT never reaches it, and bash then
+# drops the SIGINT once the child exits normally. The wait builtin returns
+# at the signal and the trap runs; cleanup kills the child.
+fg() {
+	local rc=0
+	"$@" &
+	FG=$!
+	wait "$FG" || rc=$?
+	FG=""
+	return $rc
+}
 
 # ---------------------------------------------------------------- topology
 ip netns add "$NSA"
@@ -322,15 +349,6 @@ stop_system() {
 # CPU time (utime + stime, in clock ticks) of the given processes and all
 # their descendants (vela's control plane and dataplane are children of the
 # supervisor; timeout and ip netns exec wrap the others).
-tree_pids() {
-	local p
-	for p in "$@"; do
-		[ -d "/proc/$p" ] || continue
-		echo "$p"
-		# shellcheck disable=SC2046
-		tree_pids $(cat /proc/"$p"/task/*/children 2>/dev/null)
-	done
-}
 cpu_ticks() {
 	local p sum=0 t
 	for p in $(tree_pids "$@"); do
@@ -355,14 +373,16 @@ iperf() {
 	shift
 	nsb timeout $(( DUR + 30 )) iperf3 -s -1 -B "$TARGET" -p 5201 >"$DIR/$name.server.log" 2>&1 &
 	srv=$!
+	SRV=$srv
 	wait_listen 5201 || log "  iperf3 server did not come up"
 	c0=$(cpu_ticks "${VPN_PIDS[@]}")
-	nsa timeout $(( DUR + 20 )) iperf3 -c "$TARGET" -p 5201 -t "$DUR" \
+	fg nsa timeout $(( DUR + 20 )) iperf3 -c "$TARGET" -p 5201 -t "$DUR" \
 		--connect-timeout 3000 -J "$@" >"$DIR/$name.json" 2>"$DIR/$name.err" ||
 		log "  iperf3 $name: exit $?"
 	c1=$(cpu_ticks "${VPN_PIDS[@]}")
 	[ ${#VPN_PIDS[@]} -gt 0 ] && echo "$(( c1 - c0 )) $(getconf CLK_TCK)" >"$DIR/$name.cpu"
 	wait "$srv" 2>/dev/null || true
+	SRV=""
 	log "  $name: $(python3 "$HERE/report.py" iperf "$DIR/$name.json" "$DIR/$name.cpu")"
 }
 
@@ -376,7 +396,7 @@ measure() { # system rep
 		stop_system
 		return 0
 	fi
-	nsa timeout $(( PINGS + 10 )) ping -c "$PINGS" -i 0.05 -W 1 -q "$TARGET" >"$DIR/ping.txt" 2>&1 || true
+	fg nsa timeout $(( PINGS + 10 )) ping -c "$PINGS" -i 0.05 -W 1 -q "$TARGET" >"$DIR/ping.txt" 2>&1 || true
 	log "$1 rep $2: ping $(tail -n 1 "$DIR/ping.txt")"
 	iperf tcp1
 	iperf tcp4 -P 4
@@ -435,7 +455,7 @@ handshakes() { # system rep
 		sleep 0.1
 	done
 	sleep 0.5
-	nsa timeout $(( HS_N / 50 + 60 )) "$HSLOAD" -ca-crt "$WORK/ca.crt" -ca-key "$WORK/ca.key" \
+	fg nsa timeout $(( HS_N / 50 + 60 )) "$HSLOAD" -ca-crt "$WORK/ca.crt" -ca-key "$WORK/ca.key" \
 		-cidr 10.98.0.0/16 -skip "$OVA,$OVB" -target "$IPB:4242" -n "$HS_N" -s 1024 -j \
 		>"$DIR/hsload.json" 2>"$DIR/hsload.err" || log "  vela-hsload: exit $?"
 	log "handshakes $1 rep $2: $(python3 "$HERE/report.py" hsload "$DIR/hsload.json")"
@@ -450,9 +470,9 @@ done
 # On the host, one core each; nothing else of ours runs by now.
 mkdir -p "$OUT/raw/micro"
 log "microbenchmark: AEAD"
-timeout 300 "$BUILD/bench/vela-bench-aead" -t "$MICRO_T" -j >"$OUT/raw/micro/aead.json"
+fg timeout 300 "$BUILD/bench/vela-bench-aead" -t "$MICRO_T" -j >"$OUT/raw/micro/aead.json"
 log "microbenchmark: dataplane pipeline in memory"
-timeout 300 "$BUILD/bench/vela-bench-pipeline" -t "$MICRO_T" -j >"$OUT/raw/micro/pipeline.json"
+fg timeout 300 "$BUILD/bench/vela-bench-pipeline" -t "$MICRO_T" -j >"$OUT/raw/micro/pipeline.json"
 
 # ---------------------------------------------------------------- report
 python3 "$HERE/report.py" report "$OUT" >/dev/null
