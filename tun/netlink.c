@@ -465,6 +465,31 @@ int tun_nl_link_get(struct tun_nl_conn *nl, const char *name, struct tun_nl_link
 	return 0;
 }
 
+int tun_nl_link_get_index(struct tun_nl_conn *nl, int ifindex,
+			  struct tun_nl_link *link, struct vl_status *st)
+{
+	char what[64];
+	struct req r;
+	int err;
+
+	snprintf(what, sizeof(what), "get link %d", ifindex);
+	if (ifindex <= 0)
+		return vl_status_set(st, -EINVAL, "%s: bad index", what);
+	req_init(&r, RTM_GETLINK, 0, sizeof(r.ifi));
+	r.ifi.ifi_family = AF_UNSPEC;
+	r.ifi.ifi_index = ifindex;
+	if (!put_u32(&r, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS))
+		return vl_status_set(st, -EMSGSIZE, "%s: request", what);
+	link->ifindex = 0;
+	err = transact(nl, &r, what, link_parse, link, st);
+	if (err)
+		return err;
+	if (link->ifindex != ifindex)
+		return vl_status_set(st, -EBADMSG, "%s: no link in reply",
+				     what);
+	return 0;
+}
+
 int tun_nl_link_set(struct tun_nl_conn *nl, int ifindex, int mtu, int txqlen, int up,
 		struct vl_status *st)
 {

@@ -66,6 +66,10 @@ void tun_nl_close(struct tun_nl_conn *nl);
 int tun_nl_link_get(struct tun_nl_conn *nl, const char *name, struct tun_nl_link *link,
 		struct vl_status *st);
 
+/* The same by index; -ENODEV when no device has it. */
+int tun_nl_link_get_index(struct tun_nl_conn *nl, int ifindex,
+			  struct tun_nl_link *link, struct vl_status *st);
+
 /*
  * Sets what is not negative: @mtu (IFLA_MTU), @txqlen (IFLA_TXQLEN), and
  * @up (1 up, 0 down), in one RTM_NEWLINK; the kernel applies the MTU and

@@ -37,12 +37,17 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <endian.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <linux/ethtool.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 
 #include "netlink.h"
 #include "status.h"
@@ -536,6 +541,290 @@ int tun_route_add(struct tun_dev *t, uint32_t dst, uint32_t mask, int mtu,
 			"tun %s: route %s/%d: the device is down: configure it (link up) before adding routes",
 			t->name, ip, prefix);
 	return err ? nl_failed(t, err, st) : 0;
+}
+
+int tun_mtu_get(const struct tun_dev *t, int *mtu, struct vl_status *st)
+{
+	struct tun_nl_conn nl;
+	struct tun_nl_link link;
+	int err;
+
+	if (t->ifindex <= 0)
+		return vl_status_set(st, -EBADF, "tun: mtu get before open");
+	err = tun_nl_open(&nl, st);
+	if (!err) {
+		err = tun_nl_link_get_index(&nl, t->ifindex, &link, st);
+		tun_nl_close(&nl);
+	}
+	if (err)
+		return nl_failed(t, err, st);
+	*mtu = (int)link.mtu;
+	return 0;
+}
+
+int tun_mtu_set(struct tun_dev *t, int mtu, struct vl_status *st)
+{
+	struct tun_nl_conn nl;
+	int err;
+
+	if (t->ifindex <= 0)
+		return vl_status_set(st, -EBADF, "tun: mtu set before open");
+	if (mtu < TUN_MTU_MIN || mtu > TUN_MTU_MAX)
+		return vl_status_set(
+			st, -EINVAL,
+			"tun %s: mtu %d out of range (%d to %d for IPv4)",
+			t->name, mtu, TUN_MTU_MIN, TUN_MTU_MAX);
+	err = tun_nl_open(&nl, st);
+	if (!err) {
+		err = tun_nl_link_set(&nl, t->ifindex, mtu, -1, -1, st);
+		tun_nl_close(&nl);
+	}
+	return err ? nl_failed(t, err, st) : 0;
+}
+
+/*
+ * The TUN_F_* a device has in force, read back as ethtool features by
+ * name (tun's set_offload maps TUN_F_CSUM to tx-checksum-ip-generic,
+ * TSO4/6/ECN to tx-tcp{,6,-ecn}-segmentation, USO4|6 to
+ * tx-udp-segmentation); there is no TUNGETOFFLOAD. Feature bit numbers
+ * are not ABI, the names are (ethtool -k prints them).
+ */
+static int features_get(const char *name, unsigned int *offloads)
+{
+	static const struct {
+		const char *name;
+		unsigned int f;
+	} map[] = {
+		{ "tx-checksum-ip-generic", TUN_F_CSUM },
+		{ "tx-tcp-segmentation", TUN_F_TSO4 },
+		{ "tx-tcp6-segmentation", TUN_F_TSO6 },
+		{ "tx-tcp-ecn-segmentation", TUN_F_TSO_ECN },
+		{ "tx-udp-segmentation", TUN_F_USO4 | TUN_F_USO6 },
+	};
+	struct ethtool_sset_info *info = NULL;
+	struct ethtool_gstrings *strs = NULL;
+	struct ethtool_gfeatures *feat = NULL;
+	struct ifreq ifr;
+	uint32_t n, i;
+	size_t j;
+	int fd, err = 0;
+
+	*offloads = 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	info = calloc(1, sizeof(*info) + sizeof(uint32_t));
+	if (!info) {
+		err = -ENOMEM;
+		goto out;
+	}
+	info->cmd = ETHTOOL_GSSET_INFO;
+	info->sset_mask = 1ULL << ETH_SS_FEATURES;
+	ifr.ifr_data = (void *)info;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		err = -errno;
+		goto out;
+	}
+	n = info->sset_mask ? info->data[0] : 0;
+	if (!n || n > 4096) {
+		err = -EOPNOTSUPP;
+		goto out;
+	}
+	strs = calloc(1, sizeof(*strs) + (size_t)n * ETH_GSTRING_LEN);
+	feat = calloc(1, sizeof(*feat) +
+				 (n + 31) / 32 * sizeof(feat->features[0]));
+	if (!strs || !feat) {
+		err = -ENOMEM;
+		goto out;
+	}
+	strs->cmd = ETHTOOL_GSTRINGS;
+	strs->string_set = ETH_SS_FEATURES;
+	strs->len = n;
+	ifr.ifr_data = (void *)strs;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		err = -errno;
+		goto out;
+	}
+	feat->cmd = ETHTOOL_GFEATURES;
+	feat->size = (n + 31) / 32;
+	ifr.ifr_data = (void *)feat;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (i = 0; i < n && i < strs->len; i++) {
+		const char *s = (const char *)strs->data + i * ETH_GSTRING_LEN;
+
+		if (!(feat->features[i / 32].active & (1U << (i % 32))))
+			continue;
+		for (j = 0; j < sizeof(map) / sizeof(map[0]); j++)
+			if (!strncmp(s, map[j].name, ETH_GSTRING_LEN))
+				*offloads |= map[j].f;
+	}
+out:
+	free(feat);
+	free(strs);
+	free(info);
+	close(fd);
+	return err;
+}
+
+/* Fills the offload fields from what the device has; changes nothing. */
+static int vnet_from_fd(struct tun_dev *t, int fd, uint32_t gso_max_segs,
+			struct vl_status *st)
+{
+	char f[64];
+	int hdr_sz = 0, err;
+
+	if (ioctl(fd, TUNGETVNETHDRSZ, &hdr_sz) < 0)
+		return vl_status_set(st, -errno,
+				     "tun %s: fd %d: TUNGETVNETHDRSZ: %s",
+				     t->name, fd, strerror(errno));
+	if (hdr_sz != TUN_VNET_HDR_LEN)
+		return vl_status_set(
+			st, -EINVAL,
+			"tun %s: fd %d has IFF_VNET_HDR with a %d-byte header, vela reads %d: set it with TUNSETVNETHDRSZ or hand over a plain fd",
+			t->name, fd, hdr_sz, TUN_VNET_HDR_LEN);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	{
+		int le = 0;
+
+		if (ioctl(fd, TUNGETVNETLE, &le) < 0 || !le)
+			return vl_status_set(
+				st, -EINVAL,
+				"tun %s: fd %d: vnet headers are not little-endian (TUNSETVNETLE)",
+				t->name, fd);
+	}
+#endif
+	err = features_get(t->name, &t->offloads);
+	if (err)
+		return vl_status_set(st, err,
+				     "tun %s: fd %d: reading its offloads: %s",
+				     t->name, fd, strerror(-err));
+	t->uso = (t->offloads & TUN_F_USO4) != 0;
+	t->gso_max_segs = gso_max_segs;
+	t->vnet = true;
+	features_str(t->offloads, f, sizeof(f));
+	snprintf(
+		t->offload_msg, sizeof(t->offload_msg),
+		"on (as handed over): vnet header %d bytes, %s, gso_max_segs %u",
+		hdr_sz, t->offloads ? f : "no features", t->gso_max_segs);
+	return 0;
+}
+
+/*
+ * The device must live in our network namespace, or its name and index
+ * here are another device's. TUNGETDEVNETNS (Linux 5.2+, CAP_NET_ADMIN)
+ * tells; where it is refused the check is skipped.
+ */
+static int check_netns(const struct tun_dev *t, int fd, struct vl_status *st)
+{
+	struct stat dev_ns, our_ns;
+	int ns = ioctl(fd, TUNGETDEVNETNS);
+	int ret;
+
+	if (ns < 0)
+		return 0;
+	ret = fstat(ns, &dev_ns);
+	close(ns);
+	if (ret || stat("/proc/self/ns/net", &our_ns))
+		return 0;
+	if (dev_ns.st_ino != our_ns.st_ino || dev_ns.st_dev != our_ns.st_dev)
+		return vl_status_set(
+			st, -EXDEV,
+			"tun %s: fd %d belongs to a device in another network namespace: hand over a fd from this one",
+			t->name, fd);
+	return 0;
+}
+
+int tun_open_from_fd(struct tun_dev *t, int fd, struct vl_status *st)
+{
+	struct tun_nl_conn nl;
+	struct tun_nl_link link;
+	struct ifreq ifr;
+	unsigned int q;
+	int fl, err;
+
+	memset(t, 0, sizeof(*t));
+	for (q = 0; q < TUN_QUEUES_MAX; q++)
+		t->fds[q] = -1;
+	snprintf(t->offload_msg, sizeof(t->offload_msg),
+		 "off: the handed-over fd has no IFF_VNET_HDR");
+	memset(&ifr, 0, sizeof(ifr));
+	if (fd < 0 || ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		err = fd < 0 ? -EBADF : -errno;
+		/* EBADFD: no TUNSETIFF yet, or detached (TUNSETQUEUE). */
+		return vl_status_set(
+			st, err, "fd %d is not a TUN device: %s", fd,
+			err == -EBADFD ?
+				"/dev/net/tun not attached to a device (no TUNSETIFF, or a detached queue)" :
+				strerror(-err));
+	}
+	memcpy(t->name, ifr.ifr_name, sizeof(t->name) - 1);
+	if (ifr.ifr_flags & IFF_TAP)
+		return vl_status_set(
+			st, -EINVAL,
+			"fd %d is a TAP device (%s), not a TUN: vela carries IP packets, not Ethernet frames",
+			fd, t->name);
+	if (!(ifr.ifr_flags & IFF_TUN))
+		return vl_status_set(st, -EINVAL,
+				     "fd %d is not a TUN device: flags %#x", fd,
+				     (unsigned int)(ifr.ifr_flags & 0xffff));
+	err = check_netns(t, fd, st);
+	if (err)
+		return err;
+	t->ifindex = (int)if_nametoindex(t->name);
+	if (!t->ifindex)
+		return vl_status_set(st, -ENODEV,
+				     "tun %s: fd %d: no such device here: %s",
+				     t->name, fd, strerror(errno));
+	err = tun_nl_open(&nl, st);
+	if (!err) {
+		err = tun_nl_link_get_index(&nl, t->ifindex, &link, st);
+		tun_nl_close(&nl);
+	}
+	if (err) {
+		vl_status_prefix(st, "tun %s: fd %d: ", t->name, fd);
+		goto fail;
+	}
+	/*
+	 * TUNGETIFF cannot say: it reports IFF_NOFILTER (0x1000, no socket
+	 * filter attached) in the bit of IFF_NO_PI. IFLA_TUN_PI (Linux
+	 * 4.15+) can; older kernels are trusted on TUNGETIFF's word.
+	 */
+	if (link.tun_info ? link.tun_pi : !(ifr.ifr_flags & IFF_NO_PI)) {
+		err = vl_status_set(
+			st, -EINVAL,
+			"tun %s: fd %d lacks IFF_NO_PI (every packet carries a 4-byte packet-info header): open it with IFF_NO_PI, vela reads raw IP packets",
+			t->name, fd);
+		goto fail;
+	}
+	if (ifr.ifr_flags & IFF_VNET_HDR) {
+		err = vnet_from_fd(t, fd, link.gso_max_segs, st);
+		if (err)
+			goto fail;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		err = vl_status_set(st, -errno, "tun %s: fd %d: fcntl: %s",
+				    t->name, fd, strerror(errno));
+		goto fail;
+	}
+	t->fds[0] = fd;
+	t->n_queues = 1;
+	return 0;
+
+fail:
+	/* The fd stays the caller's. */
+	t->ifindex = 0;
+	t->vnet = false;
+	t->uso = false;
+	t->offloads = 0;
+	t->gso_max_segs = 0;
+	return err;
 }
 
 /*

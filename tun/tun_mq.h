@@ -73,9 +73,30 @@ int tun_open(struct tun_dev *t, const char *name, unsigned int n_queues,
 int tun_open_opts(struct tun_dev *t, const char *name, unsigned int n_queues,
 		  const struct tun_opts *o, struct vl_status *st);
 
+/*
+ * Takes over a queue fd someone else opened (systemd fd store, a
+ * container runtime): it must be attached to a TUN device (not TAP) with
+ * IFF_NO_PI, in this network namespace. Fills name, ifindex, n_queues = 1
+ * and fds[0], and, when the fd has IFF_VNET_HDR, vnet/uso/offloads/
+ * gso_max_segs from what the device has (nothing is changed: no
+ * TUNSETOFFLOAD, no gso_max_segs); its vnet header must be 10 bytes.
+ * Makes the fd O_NONBLOCK and FD_CLOEXEC.
+ *
+ * Ownership: on success @t owns @fd and tun_close() closes it (the device
+ * goes with its last queue unless persistent); on failure @fd is still
+ * the caller's and @t holds no fd.
+ */
+int tun_open_from_fd(struct tun_dev *t, int fd, struct vl_status *st);
+
 /* Address (host order) with its prefix, MTU, txqueuelen, then link up. */
 int tun_configure(struct tun_dev *t, uint32_t addr, uint32_t mask, int mtu,
 		  int txqueuelen, struct vl_status *st);
+
+/* The device's MTU, read over rtnetlink by ifindex. */
+int tun_mtu_get(const struct tun_dev *t, int *mtu, struct vl_status *st);
+
+/* Sets the MTU: 68 (IPv4's minimum) to 65535, else -EINVAL naming it. */
+int tun_mtu_set(struct tun_dev *t, int mtu, struct vl_status *st);
 
 /* A route through the device: dst/mask, with an MTU (0: the device's) and metric. */
 int tun_route_add(struct tun_dev *t, uint32_t dst, uint32_t mask, int mtu,

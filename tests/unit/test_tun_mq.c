@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "link_watch.h"
 #include "netlink.h"
 #include "status.h"
 #include "tun_mq.h"
@@ -982,6 +983,233 @@ static void test_tun_netlink_errors(void **state)
 	tun_nl_close(&nl);
 }
 
+static void test_tun_mtu_set_get(void **state)
+{
+	struct fx *f = *state;
+	char out[OUT_MAX];
+	int mtu = 0;
+
+	if (tun_open(&f->a, "velamtu0", 1, &f->st))
+		fail_msg("tun_open: %s", f->st.msg);
+	if (tun_mtu_set(&f->a, 1280, &f->st))
+		fail_msg("tun_mtu_set: %s", f->st.msg);
+	if (tun_mtu_get(&f->a, &mtu, &f->st))
+		fail_msg("tun_mtu_get: %s", f->st.msg);
+	assert_int_equal(mtu, 1280);
+	run(out, sizeof(out), "ip -j link show dev velamtu0");
+	assert_has(out, "\"mtu\":1280");
+	assert_int_equal(tun_mtu_set(&f->a, 68, &f->st), 0);
+	assert_int_equal(tun_mtu_get(&f->a, &mtu, &f->st), 0);
+	assert_int_equal(mtu, 68);
+
+	assert_int_equal(tun_mtu_set(&f->a, 67, &f->st), -EINVAL);
+	assert_has(f->st.msg, "mtu 67");
+	assert_has(f->st.msg, "velamtu0");
+	assert_int_equal(tun_mtu_set(&f->a, 65536, &f->st), -EINVAL);
+	assert_has(f->st.msg, "mtu 65536");
+	assert_int_equal(tun_mtu_get(&f->a, &mtu, &f->st), 0);
+	assert_int_equal(mtu, 68);
+
+	tun_close(&f->a);
+	assert_int_equal(tun_mtu_get(&f->a, &mtu, &f->st), -EBADF);
+}
+
+static void test_tun_open_from_fd(void **state)
+{
+	struct fx *f = *state;
+	int fd, fl;
+
+	if (tun_open(&f->a, "velafrom0", 2, &f->st))
+		fail_msg("tun_open: %s", f->st.msg);
+	/* A dup shares the open file (and O_NONBLOCK); F_DUPFD drops CLOEXEC. */
+	fd = fcntl(f->a.fds[1], F_DUPFD, 0);
+	assert_true(fd >= 0);
+	fl = fcntl(fd, F_GETFL);
+	assert_int_equal(fcntl(fd, F_SETFL, fl & ~O_NONBLOCK), 0);
+	if (tun_open_from_fd(&f->b, fd, &f->st)) {
+		close(fd);
+		fail_msg("tun_open_from_fd: %s", f->st.msg);
+	}
+	assert_string_equal(f->b.name, "velafrom0");
+	assert_int_equal(f->b.ifindex, f->a.ifindex);
+	assert_int_equal(f->b.n_queues, 1);
+	assert_int_equal(f->b.fds[0], fd);
+	assert_int_equal(f->b.fds[1], -1);
+	assert_false(f->b.vnet);
+	/* Shares the file with a.fds[1]: O_NONBLOCK shows there too. */
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	tun_close(&f->b);
+	assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed by tun_close */
+	assert_int_equal(errno, EBADF);
+}
+
+/* A vnet fd: the offload fields read back as tun_open_opts set them. */
+static void test_tun_open_from_fd_vnet(void **state)
+{
+	struct fx *f = *state;
+	struct tun_opts o = { .offload = true, .gso_max_segs = 16 };
+	int fd;
+
+	if (tun_open_opts(&f->a, "velafromv0", 1, &o, &f->st))
+		fail_msg("tun_open_opts: %s", f->st.msg);
+	if (!f->a.vnet)
+		skip(); /* the kernel refused the offloads: nothing to compare */
+	fd = dup(f->a.fds[0]);
+	assert_true(fd >= 0);
+	if (tun_open_from_fd(&f->b, fd, &f->st)) {
+		close(fd);
+		fail_msg("tun_open_from_fd: %s", f->st.msg);
+	}
+	assert_true(f->b.vnet);
+	assert_int_equal(f->b.uso, f->a.uso);
+	assert_int_equal(f->b.offloads, f->a.offloads);
+	assert_int_equal(f->b.gso_max_segs, 16);
+	assert_has(f->b.offload_msg, "on");
+}
+
+static void test_tun_open_from_fd_errors(void **state)
+{
+	struct fx *f = *state;
+	char want[64];
+	int fd;
+
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	f->raw[0] = fd;
+	assert_int_equal(tun_open_from_fd(&f->b, fd, &f->st), -ENOTTY);
+	snprintf(want, sizeof(want), "fd %d is not a TUN device: ", fd);
+	assert_has(f->st.msg, want);
+	assert_closed(&f->b);
+	assert_true(fcntl(fd, F_GETFD) >= 0); /* still the caller's */
+	close(fd);
+	f->raw[0] = -1;
+
+	/* /dev/net/tun never attached */
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	f->raw[0] = fd;
+	assert_int_equal(tun_open_from_fd(&f->b, fd, &f->st), -EBADFD);
+	snprintf(want, sizeof(want), "fd %d is not a TUN device: ", fd);
+	assert_has(f->st.msg, want);
+	close(fd);
+	f->raw[0] = -1;
+
+	f->raw[0] = raw_queue("velafromtap0", IFF_TAP | IFF_NO_PI);
+	assert_int_equal(tun_open_from_fd(&f->b, f->raw[0], &f->st), -EINVAL);
+	assert_has(f->st.msg, "TAP");
+	assert_has(f->st.msg, "velafromtap0");
+	assert_closed(&f->b);
+
+	f->raw[1] = raw_queue("velafrompi0", IFF_TUN);
+	assert_int_equal(tun_open_from_fd(&f->b, f->raw[1], &f->st), -EINVAL);
+	assert_has(f->st.msg, "IFF_NO_PI");
+	assert_closed(&f->b);
+	assert_int_equal(tun_open_from_fd(&f->b, -1, &f->st), -EBADF);
+}
+
+/* Reads until the watcher reports a change; false at the deadline. */
+static bool watch_change(struct tun_link_watch *w, struct tun_link_state *s,
+			 struct vl_status *st)
+{
+	long end = now_ms() + WAIT_MS;
+	struct pollfd pfd = { .fd = tun_link_watch_fd(w), .events = POLLIN };
+	int ret;
+
+	while (now_ms() < end) {
+		ret = tun_link_watch_read(w, s, st);
+		if (ret < 0)
+			fail_msg("tun_link_watch_read: %s", st->msg);
+		if (ret == 1)
+			return true;
+		(void)poll(&pfd, 1, (int)(end - now_ms()));
+	}
+	return false;
+}
+
+static void test_tun_link_watch(void **state)
+{
+	struct fx *f = *state;
+	struct tun_link_watch *w = NULL;
+	struct tun_link_state s;
+	char out[OUT_MAX];
+	int other;
+
+	if (tun_open(&f->a, "velawatch0", 1, &f->st))
+		fail_msg("tun_open: %s", f->st.msg);
+	/* Another device's events are filtered out. */
+	if (tun_open(&f->b, "velaother0", 1, &f->st))
+		fail_msg("tun_open: %s", f->st.msg);
+	other = f->b.ifindex;
+	assert_int_equal(tun_link_watch_open(f->a.ifindex, &w, &f->st), 0);
+	assert_non_null(w);
+	assert_true(tun_link_watch_fd(w) >= 0);
+	assert_int_equal(tun_link_watch_read(w, &s, &f->st), 0);
+	assert_true(s.exists && !s.up);
+	assert_string_equal(s.name, "velawatch0");
+
+	run(out, sizeof(out), "ip link set dev velaother0 up mtu 1300");
+	(void)poll(&(struct pollfd){ .fd = tun_link_watch_fd(w),
+				     .events = POLLIN },
+		   1, 200);
+	assert_int_equal(tun_link_watch_read(w, &s, &f->st), 0);
+	assert_int_not_equal(other, s.ifindex);
+
+	run(out, sizeof(out), "ip link set dev velawatch0 up");
+	assert_true(watch_change(w, &s, &f->st));
+	assert_true(s.exists && s.up);
+	if (!s.running) /* carrier follows in a second event */
+		assert_true(watch_change(w, &s, &f->st) && s.running);
+
+	run(out, sizeof(out), "ip link set dev velawatch0 down");
+	assert_true(watch_change(w, &s, &f->st));
+	assert_true(s.exists && !s.up && !s.running);
+
+	run(out, sizeof(out), "ip link set dev velawatch0 mtu 1400");
+	assert_true(watch_change(w, &s, &f->st));
+	assert_int_equal(s.mtu, 1400);
+	if (tun_mtu_set(&f->a, 1350, &f->st))
+		fail_msg("tun_mtu_set: %s", f->st.msg);
+	assert_true(watch_change(w, &s, &f->st));
+	assert_int_equal(s.mtu, 1350);
+
+	tun_close(&f->a); /* last queue: the device goes */
+	assert_true(watch_change(w, &s, &f->st));
+	assert_false(s.exists);
+	assert_int_equal(tun_link_watch_read(w, &s, &f->st), 0);
+	tun_link_watch_close(w);
+
+	assert_int_equal(tun_link_watch_open(99999, &w, &f->st), -ENODEV);
+	assert_null(w);
+	tun_link_watch_close(NULL);
+}
+
+/* Lost events: a tiny receive buffer overflows, the state is re-read. */
+static void test_tun_link_watch_resync(void **state)
+{
+	struct fx *f = *state;
+	struct tun_link_watch *w = NULL;
+	struct tun_link_state s;
+	int small = 1, i, ret;
+
+	if (tun_open(&f->a, "velaresync0", 1, &f->st))
+		fail_msg("tun_open: %s", f->st.msg);
+	assert_int_equal(tun_link_watch_open(f->a.ifindex, &w, &f->st), 0);
+	/* The kernel rounds it up to its minimum (about 2 KiB). */
+	assert_int_equal(setsockopt(tun_link_watch_fd(w), SOL_SOCKET,
+				    SO_RCVBUFFORCE, &small, sizeof(small)),
+			 0);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(tun_mtu_set(&f->a, 1300 + i, &f->st), 0);
+	ret = tun_link_watch_read(w, &s, &f->st);
+	if (ret < 0)
+		fail_msg("tun_link_watch_read: %s", f->st.msg);
+	assert_int_equal(ret, 1);
+	assert_int_equal(s.mtu, 1339);
+	assert_int_equal(tun_link_watch_read(w, &s, &f->st), 0);
+	tun_link_watch_close(w);
+}
+
 /* Private netns with lo up; IPv6 off so no router solicitations appear. */
 static int netns_enter(void)
 {
@@ -1043,6 +1271,12 @@ int main(void)
 		T(test_tun_open_failure_closes_queues),
 		T(test_tun_close_removes_device),
 		T(test_tun_netlink_errors),
+		T(test_tun_mtu_set_get),
+		T(test_tun_open_from_fd),
+		T(test_tun_open_from_fd_vnet),
+		T(test_tun_open_from_fd_errors),
+		T(test_tun_link_watch),
+		T(test_tun_link_watch_resync),
 	};
 	int ret;
 
