@@ -85,7 +85,10 @@ for tool in ip iperf3 ping nebula wireguard-go wg gnuplot python3 timeout; do
 done
 
 T0=$(date +%s)
-log() { printf '[%4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+# Progress goes to the script's own stdout, kept as LOGFD: a trap can fire
+# inside fg while its redirections point stdout at a result file.
+exec {LOGFD}>&1
+log() { printf '[%4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&"$LOGFD"; }
 
 # ---------------------------------------------------------------- build
 if [ -z "$BUILD" ]; then
