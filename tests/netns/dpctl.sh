@@ -34,79 +34,19 @@ DP_PEER=${DP_PEER:?path to dp_peer}
 DPCTL=${DPCTL:?path to dpctl}
 VELA_CERT=${VELA_CERT:?path to vela-cert}
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root for network namespaces and TUN"
-	exit 77
-fi
-for tool in ip python3 timeout base64; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not found"
-		exit 77
-	fi
-done
-if [ ! -c /dev/net/tun ]; then
-	echo "SKIP: no /dev/net/tun"
-	exit 77
-fi
-
-NS_A=vela-dpctl-a-$$
-NS_B=vela-dpctl-b-$$
-VETH_A=vca$$
-VETH_B=vcb$$
+. "$(dirname "$0")/dp_lib.sh"
+dp_require base64
+dp_names dpctl vc 78
 # BACKEND=xsk: AF_XDP on $VETH_A (2 queues, a socket each); the JSON then
 # also has the XDP counters and balanced frame accounting.
 export BACKEND=${BACKEND:-udp}
 export DP_BACKEND=$BACKEND DP_INTERFACE=$VETH_A
-UNDER_A=172.31.78.1
-UNDER_B=172.31.78.2
-VPN_A=10.78.0.1
-VPN_B=10.78.0.2
-PORT=4242
 N=20 # data packets from the peer
 PAYLOAD=dpctl-test
 PEER_NAME=dpctl-peer
-T=10 # seconds per step
-
-TMP=$(mktemp -d /tmp/vela-dpctl-test.XXXXXX)
-SOCK=$TMP/run/vela.sock
-DP_PID=
 TUN=
 
-say() { printf '== %s\n' "$*"; }
-
-cleanup() {
-	local status=$?
-
-	set +e
-	if [ -n "$DP_PID" ] && kill -0 "$DP_PID" 2>/dev/null; then
-		kill -TERM "$DP_PID"
-		timeout 5 tail --pid="$DP_PID" -f /dev/null
-		kill -KILL "$DP_PID" 2>/dev/null
-	fi
-	if [ "$status" != 0 ] && [ -f "$TMP/dp.log" ]; then
-		echo "-- vela-dataplane log:"
-		cat "$TMP/dp.log"
-	fi
-	ip netns del "$NS_A" 2>/dev/null
-	ip netns del "$NS_B" 2>/dev/null
-	rm -rf "$TMP"
-	exit "$status"
-}
-trap cleanup EXIT
-
-in_a() { timeout "$T" ip netns exec "$NS_A" "$@"; }
-in_b() { timeout "$T" ip netns exec "$NS_B" "$@"; }
 dpctl() { in_a "$DPCTL" -s "$SOCK" "$@"; }
-
-# Waits (bounded) for a file another process creates when it is ready.
-wait_file() {
-	for _ in $(seq 100); do
-		[ -e "$1" ] && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for $1"
-	return 1
-}
 
 # Fails with the output when $1 does not contain $2.
 contains() {
@@ -115,20 +55,6 @@ contains() {
 		echo "$1"
 		return 1
 	fi
-}
-
-setup_net() {
-	ip netns add "$NS_A"
-	ip netns add "$NS_B"
-	ip link add "$VETH_A" netns "$NS_A" numtxqueues 2 numrxqueues 2 type veth \
-		peer name "$VETH_B" netns "$NS_B" numtxqueues 2 numrxqueues 2
-	ip -n "$NS_A" addr add "$UNDER_A/24" dev "$VETH_A"
-	ip -n "$NS_B" addr add "$UNDER_B/24" dev "$VETH_B"
-	for ns in "$NS_A" "$NS_B"; do
-		ip -n "$ns" link set lo up
-	done
-	ip -n "$NS_A" link set "$VETH_A" up
-	ip -n "$NS_B" link set "$VETH_B" up
 }
 
 # The peer's certificate as the control plane keeps it with a tunnel: the
@@ -141,23 +67,6 @@ make_cert() {
 		-out-crt "$TMP/peer.crt" -out-key "$TMP/peer.key"
 	sed '/^-----/d' "$TMP/peer.crt" | base64 -d >"$TMP/peer.der"
 	[ -s "$TMP/peer.der" ]
-}
-
-start_dataplane() {
-	ip netns exec "$NS_A" "$VELA_DATAPLANE" -s "$SOCK" 2>"$TMP/dp.log" &
-	DP_PID=$!
-	wait_file "$SOCK"
-}
-
-stop_dataplane() {
-	local status=0
-
-	kill -TERM "$DP_PID"
-	timeout "$T" tail --pid="$DP_PID" -f /dev/null
-	wait "$DP_PID" || status=$?
-	DP_PID=
-	[ "$status" = 0 ] || { echo "vela-dataplane exited with $status"; return 1; }
-	grep -q 'level=info msg="vela-dataplane stopped"' "$TMP/dp.log"
 }
 
 # --- the tests -----------------------------------------------------------------
