@@ -48,6 +48,9 @@
 #include <sodium.h>
 
 #include "aead.h"
+#include "flow.h"
+#include "fw.h"
+#include "fw_any.h"
 #include "microbench.h"
 #include "status.h"
 #include "wire.h"
@@ -66,6 +69,7 @@ struct pb_node {
 	struct dp_worker w; /* first: 64-byte aligned */
 	struct dp_shared shared;
 	struct dp_sa *sa; /* towards the other node */
+	struct dp_fw *fw; /* allow-all: every packet meets conntrack */
 	struct sockaddr_in6 addr; /* underlay */
 };
 
@@ -110,8 +114,22 @@ static int node_init(struct pb_node *n, uint32_t vpn_ip, const char *ip)
 	s->local_nets[0] = (struct ctlmsg_net){ vpn_ip, 0xffffffff };
 	s->send_recv_error = CTLMSG_RECV_ERROR_ALWAYS;
 	s->pending_timeout_ms = 1000;
+	s->flows_max = 4096;
 	s->mtu = DP_PKT_MAX;
 	n->addr = underlay(ip, 4242);
+	{
+		static const struct dp_flow_timeouts to = {
+			60000000000ull, 60000000000ull, 60000000000ull
+		};
+		uint8_t rec[FW_ANY_LEN];
+		struct vl_status st = { "" };
+
+		n->shared.flows = dp_flow_table_new(s->flows_max, &to);
+		fw_any_build(rec, 1);
+		if (!n->shared.flows ||
+		    dp_fw_load(rec, FW_ANY_LEN, &n->fw, &st))
+			return -ENOMEM;
+	}
 	return dp_worker_init(&n->w, 0, &n->shared);
 }
 
@@ -143,7 +161,15 @@ static int node_sa(struct pb_node *n, const struct pb_node *peer,
 		(struct ctlmsg_net){ peer->shared.setup.vpn.ip, 0xffffffff };
 	memcpy(m->send_key, send_key, sizeof(m->send_key));
 	memcpy(m->recv_key, recv_key, sizeof(m->recv_key));
+	fw_any_peer(&m->fw_peer, "peer");
 	err = dp_sa_new(m, &n->sa, &st);
+	if (!err) {
+		struct dp_fw_peer *view;
+
+		err = dp_fw_peer_new(n->fw, &m->fw_peer, &view, &st);
+		if (!err)
+			atomic_store(&n->sa->fw, view);
+	}
 	sodium_memzero(m, sizeof(*m));
 	free(m);
 	if (err) {
@@ -161,6 +187,8 @@ static void node_free(struct pb_node *n)
 {
 	dp_sa_table_free(atomic_load(&n->shared.sa_table));
 	dp_sa_free(n->sa);
+	dp_fw_free(n->fw);
+	dp_flow_table_free(n->shared.flows);
 	dp_worker_free(&n->w);
 }
 

@@ -17,22 +17,27 @@
  *
  *   control -> dataplane   HELLO, SETUP, TUNNEL_ADD, TUNNEL_DEL,
  *                          TUNNEL_REMOTE, LEASE_GRANT, INJECT_RAW,
- *                          INJECT_SA, DUMP, STATS, ACTIVITY
- *   dpctl -> dataplane     HELLO, DUMP, STATS (nothing that changes state)
+ *                          INJECT_SA, INJECT_TUN, INJECT_OUT, FIREWALL,
+ *                          DUMP, STATS, ACTIVITY
+ *   dpctl -> dataplane     HELLO, DUMP, STATS, FLOWS (FLOWS may reset
+ *                          the per-connection counters, nothing else
+ *                          changes state)
  *   dataplane -> either    HELLO, SETUP_DONE, PUNT, LEASE_REQUEST,
  *                          DUMP_TUNNEL, DUMP_END, STATS_REPLY,
- *                          ACTIVITY_REPLY, ERROR
+ *                          ACTIVITY_REPLY, FLOWS_REPLY, ERROR
  *
  * PUNT and LEASE_REQUEST go to the control connection only, unsolicited
  * (seq 0); every other dataplane record answers a request and echoes its
  * seq. A refused request is answered with ERROR instead.
  *
  * Record lengths. A record is exactly as long as its struct, except:
- * - PUNT, INJECT_RAW and INJECT_SA end in a CTLMSG_PACKET_MAX data array of
+ * - PUNT and the INJECT_* messages end in a CTLMSG_PACKET_MAX data array of
  *   which only `len` bytes are used. Their record, and hdr.len, is
  *   offsetof(struct, data) + len -- never the whole struct: the dataplane
  *   sends punts that way and refuses an inject of any other length,
  *   including a full-size struct with a shorter len.
+ * - FIREWALL is variable too: its fixed part, then rules, group references
+ *   and strings, exactly as long as its counts say (fw_wire.h).
  * - DUMP, DUMP_END and STATS are a bare struct ctlmsg_hdr (16 bytes).
  *
  * DUMP answers with one DUMP_TUNNEL per tunnel installed when it arrived,
@@ -79,7 +84,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#define CTLMSG_VERSION 2
+#define CTLMSG_VERSION 3
 #define CTLMSG_MAX (64 * 1024)    /* largest record */
 #define CTLMSG_PACKET_MAX 9216    /* a datagram or IP packet carried inside */
 #define CTLMSG_CERT_MAX 4096      /* a peer certificate kept with its tunnel */
@@ -107,6 +112,11 @@ enum ctlmsg_type {
 	CTLMSG_STATS_REPLY,
 	CTLMSG_ACTIVITY,
 	CTLMSG_ACTIVITY_REPLY,
+	CTLMSG_INJECT_TUN,
+	CTLMSG_INJECT_OUT,
+	CTLMSG_FLOWS,
+	CTLMSG_FLOWS_REPLY,
+	CTLMSG_FIREWALL,
 };
 
 struct ctlmsg_hdr {
@@ -116,6 +126,9 @@ struct ctlmsg_hdr {
 	uint32_t seq;     /* echoed in replies */
 	uint32_t reserved;
 };
+
+/* The firewall's records and the peer identity TUNNEL_ADD carries. */
+#include "fw_wire.h"
 
 enum ctlmsg_role {
 	CTLMSG_ROLE_CONTROL = 1, /* one at a time; a new one replaces the old */
@@ -182,6 +195,12 @@ struct ctlmsg_setup {
 	 * are dropped; at most 100 per peer, as in 1.6.1.
 	 */
 	uint32_t pending_timeout_ms;
+	/*
+	 * Entries of the flow table (conntrack and per-connection counters,
+	 * dataplane/flow.h), 1024 to 1 << 24 (dataplane.flows): its memory
+	 * is fixed at setup, about 100 bytes an entry.
+	 */
+	uint32_t flows_max;
 	struct ctlmsg_net vpn;      /* our VPN address and network (cert Ips[0]) */
 	uint32_t n_local_nets;      /* our cert's Ips and Subnets: what we accept */
 	struct ctlmsg_net local_nets[CTLMSG_NETS_MAX];
@@ -202,8 +221,9 @@ struct ctlmsg_setup_done {
 
 /*
  * A tunnel the control plane established. The peer's addresses (cert Ips
- * and Subnets) drive the inbound anti-spoofing check; the certificate
- * itself is kept opaque so a restarted control plane gets it back.
+ * and Subnets) drive the inbound anti-spoofing check, its identity the
+ * firewall rules; the certificate itself is kept opaque so a restarted
+ * control plane gets it back.
  */
 struct ctlmsg_tunnel_add {
 	struct ctlmsg_hdr hdr;
@@ -222,6 +242,8 @@ struct ctlmsg_tunnel_add {
 	struct ctlmsg_net peer_nets[CTLMSG_NETS_MAX];
 	uint32_t cert_len;
 	uint8_t cert[CTLMSG_CERT_MAX];
+	/* The peer cert's Name, Groups, issuer: what firewall rules match. */
+	struct ctlmsg_fw_peer fw_peer;
 };
 
 struct ctlmsg_tunnel_del {
@@ -294,6 +316,69 @@ struct ctlmsg_inject_sa {
 };
 
 /*
+ * An IPv4 packet injected into the overlay's plaintext side, as tstun's
+ * InjectInbound/InjectOutbound do:
+ * - INJECT_TUN writes it to the TUN device, as if it had come out of a
+ *   tunnel (to the local host or, on a gateway, the LAN);
+ * - INJECT_OUT sends it into the overlay as if it had been read from the
+ *   TUN: routed to a peer by its destination, sealed on that peer's tunnel
+ *   (waiting for a handshake if there is none yet).
+ * Injected packets skip the filter hooks and the firewall, and make no
+ * conntrack entry: the control plane is trusted with what it sends.
+ * Variable length: offsetof(data) + len bytes; the packet must be a whole
+ * IPv4 packet (version 4, IHL >= 5, total length == len).
+ */
+struct ctlmsg_inject_ip {
+	struct ctlmsg_hdr hdr;
+	uint32_t len;
+	uint32_t reserved;
+	uint8_t data[CTLMSG_PACKET_MAX];
+};
+
+/*
+ * FLOWS: the flow table (dataplane/flow.h), every live connection with
+ * its counters, answered with FLOWS_REPLY records of up to CTLMSG_FLOWS_MAX
+ * flows each, the last with `last` set, produced as the reader takes them
+ * (like a DUMP; one FLOWS per connection at a time). With `reset`, each
+ * flow's packet and byte counters are zeroed as it is copied out: repeated
+ * FLOWS with reset give per-interval counts, nothing lost or counted twice.
+ */
+struct ctlmsg_flows {
+	struct ctlmsg_hdr hdr;
+	uint32_t reset;             /* 0 or 1 */
+	uint32_t reserved;
+};
+
+/* One connection: the locally oriented tuple (host order) and counters. */
+struct ctlmsg_flow {
+	uint32_t local_ip, remote_ip;
+	uint16_t local_port, remote_port;
+	uint8_t proto;
+	uint8_t fragment;           /* 1: non-first fragments (ports 0) */
+	uint16_t reserved;
+	uint32_t gen;               /* firewall generation that admitted it */
+	uint32_t reserved2;
+	uint64_t in_packets, in_bytes;   /* from the overlay to the TUN */
+	uint64_t out_packets, out_bytes; /* from the TUN to the overlay */
+	uint64_t age_ns;            /* since its first packet */
+	uint64_t idle_ns;           /* since its last packet */
+	uint64_t expires_ns;        /* until it times out */
+};
+
+#define CTLMSG_FLOWS_MAX 512
+struct ctlmsg_flows_reply {
+	struct ctlmsg_hdr hdr;
+	uint32_t n;                 /* entries in flow[] */
+	uint32_t last;              /* 1 on the last record of the answer */
+	/* The table, as of this record. */
+	uint64_t capacity, created, evicted, expired, removed;
+	struct ctlmsg_flow flow[CTLMSG_FLOWS_MAX];
+};
+
+_Static_assert(sizeof(struct ctlmsg_flows_reply) <= CTLMSG_MAX,
+	       "FLOWS_REPLY must fit one record");
+
+/*
  * One tunnel of a DUMP. send_counter is min(send_counter, lease_end) (see
  * the top of this file); keys are zero for dpctl.
  */
@@ -343,6 +428,9 @@ struct ctlmsg_error {
 #define CTLMSG_WORKERS_MAX 64
 #define CTLMSG_DROPS_MAX 64
 #define CTLMSG_XDP_COUNTERS_MAX 16
+/* ctlmsg_stats_reply.tun_flags */
+#define CTLMSG_TUN_UP 0x1      /* IFF_UP: administratively up */
+#define CTLMSG_TUN_RUNNING 0x2 /* IFF_RUNNING: a queue is attached, carrier */
 
 struct ctlmsg_port_stats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
@@ -370,6 +458,7 @@ struct ctlmsg_worker_stats {
 	uint64_t tun_rx_packets, tun_rx_bytes;  /* read from the TUN */
 	uint64_t tun_tx_packets, tun_tx_bytes;  /* written to the TUN */
 	uint64_t punches, punted, test_replies, recv_errors;
+	uint64_t injected_tun, injected_out;    /* INJECT_TUN, INJECT_OUT */
 	/* TUN offloads: reads and writes (dataplane/stats.h). */
 	uint64_t tun_rx_frames, tun_rx_gso_frames, tun_rx_segments;
 	uint64_t tun_tx_writes, tun_tx_supers, tun_tx_coalesced;
@@ -404,6 +493,17 @@ struct ctlmsg_stats_reply {
 	uint64_t xdp_packets[CTLMSG_XDP_COUNTERS_MAX];
 	uint64_t xdp_bytes[CTLMSG_XDP_COUNTERS_MAX];
 	uint64_t nh_entries;        /* next-hop table size (xsk) */
+	/* The TUN device's link, as its last RTM_NEWLINK said (0 without one). */
+	uint32_t tun_mtu;
+	uint32_t tun_flags;         /* CTLMSG_TUN_UP | CTLMSG_TUN_RUNNING */
+	uint32_t tun_handed_over;   /* 1: queue fds from VELA_TUN_FD, not created */
+	uint32_t tun_reserved;
+	/* The firewall in force (0 rules and generation 0: none loaded). */
+	uint32_t fw_gen;            /* the dataplane's count of FIREWALLs loaded */
+	uint32_t fw_rules_in, fw_rules_out;
+	uint32_t fw_reserved;
+	/* The flow table (conntrack and per-connection counters). */
+	uint64_t flows_capacity, flows_created, flows_evicted, flows_expired;
 	struct ctlmsg_worker_stats worker[CTLMSG_WORKERS_MAX];
 };
 

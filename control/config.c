@@ -985,6 +985,9 @@ static int parse_timers_dataplane(struct parser *p)
 	if (!err)
 		err = get_bool(p, "dataplane.tun_offload", true,
 			       &c->tun_offload);
+	if (!err)
+		err = get_int(p, "dataplane.flows", 262144, 1024, 1 << 24,
+			      &c->flows);
 	if (!err && (c->backend == CTL_BACKEND_XSK ||
 		     c->backend == CTL_BACKEND_DPDK) && !*c->interface)
 		err = bad(p, find(p, "dataplane.backend"), "dataplane.interface",

@@ -169,6 +169,7 @@ struct ctl_config {
 	enum ctl_mode mode;
 	char *socket;
 	bool tun_offload; /* IFF_VNET_HDR with TSO/USO and GRO (default on) */
+	int flows;        /* flow table entries: conntrack, per-connection stats */
 };
 
 /*

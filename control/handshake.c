@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "cert.h"
+#include "fw_compile.h"
 #include "handshake_msg.h"
 #include "log.h"
 #include "status.h"
@@ -318,11 +319,19 @@ static struct ctl_tunnel *tunnel_new(struct ctl_node *n, struct ctl_cert *c,
 				     const uint8_t recv[32])
 {
 	struct ctl_tunnel *t = calloc(1, sizeof(*t));
+	struct vl_status st = { "" };
 	uint8_t *enc;
 	size_t len;
 
 	if (!t)
 		return NULL;
+	/* What the firewall rules match; a certificate too big is refused. */
+	if (ctl_fw_peer_identity(c, &n->pki.pool, &t->add.fw_peer, &st)) {
+		vl_log(VL_LOG_ERROR, "Refusing the tunnel", "certName", c->name,
+		       "error", st.msg, NULL);
+		free(t);
+		return NULL;
+	}
 	t->cert = c;
 	snprintf(t->name, sizeof(t->name), "%s", c->name);
 	t->add.local_index = local;

@@ -29,6 +29,7 @@
 #include <arpa/inet.h>
 #include <sodium.h>
 
+#include "fw_compile.h"
 #include "ipnet.h"
 #include "log.h"
 #include "status.h"
@@ -125,6 +126,10 @@ int ctl_node_init(struct ctl_node *n, const char *config_path,
 	err = ctl_pki_load(&n->pki, &n->cfg, &now, stderr, st);
 	if (err)
 		goto free_cfg;
+	n->fw_gen = 1;
+	err = ctl_fw_compile(&n->cfg, n->fw_gen, &n->fw, &n->fw_len, st);
+	if (err)
+		goto free_pki;
 	n->socket_path = n->cfg.socket;
 
 	n->statics = calloc(n->cfg.n_static_hosts + 1, sizeof(*n->statics));
@@ -166,6 +171,7 @@ int ctl_node_init(struct ctl_node *n, const char *config_path,
 
 free_statics:
 	free(n->statics);
+	free(n->fw);
 free_pki:
 	ctl_pki_free(&n->pki);
 free_cfg:
@@ -185,6 +191,7 @@ void ctl_node_free(struct ctl_node *n)
 	}
 	free(n->pending);
 	free(n->statics);
+	free(n->fw);
 	ctl_lh_free(&n->lh);
 	if (n->dp_fd >= 0)
 		close(n->dp_fd);
@@ -504,6 +511,7 @@ static int send_setup(struct ctl_node *n)
 	snprintf(m->tun_dev, sizeof(m->tun_dev), "%s", c->tun_dev);
 	m->tun_disabled = c->tun_disabled;
 	m->tun_offload = c->tun_offload;
+	m->flows_max = (uint32_t)c->flows;
 	m->mtu = (uint32_t)c->mtu;
 	m->tx_queue = (uint32_t)c->tx_queue;
 	m->read_buffer = (uint32_t)c->read_buffer;
@@ -543,7 +551,69 @@ static int send_setup(struct ctl_node *n)
 		};
 	err = ctl_node_send(n, m, CTLMSG_SETUP, sizeof(*m));
 	free(m);
+	/* The rules before any tunnel: a tunnel without them passes nothing. */
+	if (!err)
+		err = ctl_node_send(n, n->fw, CTLMSG_FIREWALL, n->fw_len);
 	return err;
+}
+
+/* The record without its header and generation: what a reload compares. */
+static bool same_rules(const struct ctlmsg_firewall *a, uint32_t a_len,
+		       const struct ctlmsg_firewall *b, uint32_t b_len)
+{
+	size_t skip = offsetof(struct ctlmsg_firewall, n_inbound);
+
+	return a_len == b_len &&
+	       !memcmp((const uint8_t *)a + skip, (const uint8_t *)b + skip,
+		       a_len - skip);
+}
+
+void ctl_node_reload(struct ctl_node *n)
+{
+	struct vl_status st = { "" };
+	struct ctlmsg_firewall *fw;
+	struct ctl_config cfg;
+	char *warnings = NULL;
+	char gen[16];
+	uint32_t len;
+	int err;
+
+	vl_log(VL_LOG_INFO, "Caught HUP, reloading config", NULL);
+	err = ctl_config_load(&cfg, n->cfg.path, &warnings, &st);
+	if (err) {
+		vl_log(VL_LOG_ERROR, "Failed to reload config, nothing changed",
+		       "error", st.msg, NULL);
+		return;
+	}
+	if (warnings) {
+		for (char *line = strtok(warnings, "\n"); line;
+		     line = strtok(NULL, "\n"))
+			vl_log(VL_LOG_WARN, line, NULL);
+		free(warnings);
+	}
+	err = ctl_fw_compile(&cfg, n->fw_gen + 1, &fw, &len, &st);
+	ctl_config_free(&cfg);
+	if (err) {
+		vl_log(VL_LOG_ERROR,
+		       "Failed to reload the firewall, the old rules stay",
+		       "error", st.msg, NULL);
+		return;
+	}
+	if (same_rules(fw, len, n->fw, n->fw_len)) {
+		vl_log(VL_LOG_INFO, "Firewall rules unchanged", NULL);
+		free(fw);
+		return;
+	}
+	free(n->fw);
+	n->fw = fw;
+	n->fw_len = len;
+	n->fw_gen++;
+	snprintf(gen, sizeof(gen), "%u", n->fw_gen);
+	/* Not connected: the next SETUP sends these. */
+	if (n->set_up)
+		ctl_node_send(n, n->fw, CTLMSG_FIREWALL, n->fw_len);
+	vl_log(VL_LOG_INFO, "New firewall has been installed", "generation",
+	       gen, NULL);
 }
 
 static void try_connect(struct ctl_node *n)
@@ -848,7 +918,8 @@ void ctl_node_on_record(struct ctl_node *n, const void *buf, size_t len)
 	}
 }
 
-int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop)
+int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop,
+		 volatile sig_atomic_t *reload)
 {
 	uint64_t next_connect = 0;
 	uint8_t *buf = malloc(CTLMSG_MAX);
@@ -858,6 +929,10 @@ int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop)
 	while (!*stop) {
 		struct pollfd pfd = { .fd = n->dp_fd, .events = POLLIN };
 
+		if (*reload) {
+			*reload = 0;
+			ctl_node_reload(n);
+		}
 		n->now_ns = mono_ns();
 		if (n->dp_fd < 0 && n->now_ns >= next_connect) {
 			try_connect(n);

@@ -97,6 +97,13 @@ struct ctl_node {
 	size_t n_pending;
 
 	struct ctl_lh lh; /* lighthouse cache and timers */
+	/*
+	 * firewall.* compiled (fw_compile.h): sent after every SETUP and
+	 * again when a reload changes it.
+	 */
+	struct ctlmsg_firewall *fw;
+	uint32_t fw_len;
+	uint32_t fw_gen;
 	uint32_t dump_seq;         /* the DUMP being answered; 0: none */
 	uint64_t dump_sent_ns;
 	uint32_t activity_seq;     /* the ACTIVITY being answered (connmgr.c) */
@@ -109,8 +116,18 @@ struct ctl_node {
 int ctl_node_init(struct ctl_node *n, const char *config_path,
 		  struct vl_status *st);
 void ctl_node_free(struct ctl_node *n);
-/* Runs until *stop; sends closeTunnel to every peer before returning. */
-int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop);
+/*
+ * Runs until *stop; sends closeTunnel to every peer before returning.
+ * When *reload is set (SIGHUP) it clears it and reloads (ctl_node_reload).
+ */
+int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop,
+		 volatile sig_atomic_t *reload);
+/*
+ * Reads the config file again and applies what may change while running,
+ * as nebula does on SIGHUP: the firewall rules and conntrack timeouts.
+ * A file that does not load changes nothing (the error is logged).
+ */
+void ctl_node_reload(struct ctl_node *n);
 /* Sends a record to the dataplane; 0 or -errno (the connection is dropped). */
 int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len);
 /* Handles one record from the dataplane; lengths are checked first. */

@@ -11,7 +11,8 @@
  *
  * The daemons are found beside this binary. On SIGINT/SIGTERM the control
  * plane stops first (it tells every peer the tunnel is closing), then the
- * dataplane.
+ * dataplane. SIGHUP is passed to the control plane, which reloads the
+ * config as nebula does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +36,7 @@
 #define VELA_VERSION "unknown"
 #endif
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, hup_flag;
 
 /* execv() takes char *const []: writable copies of the fixed arguments. */
 static char arg_s[] = "-s", arg_config[] = "-config", arg_test[] = "-test";
@@ -46,8 +47,10 @@ static const char *const level_names[] = { "panic", "fatal", "error",
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		hup_flag = 1;
+	else
+		stop_flag = 1;
 }
 
 /* dir + "/" + name into out[PATH_MAX]; false when it does not fit. */
@@ -183,14 +186,22 @@ int main(int argc, char **argv)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	spawn(&dp);
 	wait_for(socket, 5000);
 	spawn(&ctl);
 	while (!stop_flag) {
 		int status;
-		pid_t pid = waitpid(-1, &status, 0);
 		struct child *c;
+		pid_t pid;
 
+		if (hup_flag) {
+			/* The control plane holds what a reload changes. */
+			hup_flag = 0;
+			if (ctl.pid > 0)
+				kill(ctl.pid, SIGHUP);
+		}
+		pid = waitpid(-1, &status, 0);
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;

@@ -3,7 +3,8 @@
  * vela-control: the control plane of a Vela node. It reads the nebula
  * config, holds the private key, runs handshakes and drives the dataplane
  * over its control socket. It needs no privileges beyond reading its files
- * and that socket.
+ * and that socket. SIGHUP reloads the config, as nebula's does (what can
+ * change while running: node.h, ctl_node_reload).
  *
  *   vela-control -config FILE      run
  *   vela-control -test -config FILE validate config and PKI, then exit
@@ -25,12 +26,14 @@
 #define VELA_VERSION "unknown"
 #endif
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
 }
 
 int main(int argc, char **argv)
@@ -62,10 +65,11 @@ int main(int argc, char **argv)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	vl_log(VL_LOG_INFO, "Vela control plane started", "version",
 	       VELA_VERSION, "socket", node.socket_path, NULL);
-	err = ctl_node_run(&node, &stop_flag);
+	err = ctl_node_run(&node, &stop_flag, &reload_flag);
 	ctl_node_free(&node);
 	vl_log(VL_LOG_INFO, "Goodbye", NULL);
 	return err ? 1 : 0;

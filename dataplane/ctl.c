@@ -25,17 +25,19 @@
  * design, and one that does not fit the socket, or finds no control
  * connection, is dropped and counted.
  *
- * Injects. INJECT_RAW and INJECT_SA go onto worker 0's inject ring, one
- * struct dp_inject per message, and worker 0's wake eventfd is written.
- * The worker sends a raw datagram as is and seals an SA message in place
- * on the SA it finds by index (one counter reserved, as for any packet). A
- * full ring is an ERROR to the sender. TUNNEL_DEL with send_close puts the
+ * Injects. INJECT_RAW, INJECT_SA, INJECT_TUN and INJECT_OUT go onto
+ * worker 0's inject ring, one struct dp_inject per message, and worker 0's
+ * wake eventfd is written. The worker sends a raw datagram as is, seals an
+ * SA message in place on the SA it finds by index (one counter reserved,
+ * as for any packet), writes an INJECT_TUN packet to its TUN queue and
+ * runs an INJECT_OUT packet through the outbound stage. A full ring is an
+ * ERROR to the sender. TUNNEL_DEL with send_close puts the
  * closeTunnel on the ring and waits (bounded) until worker 0 has released
  * it -- i.e. sent it -- before the table without the SA is published, so
  * the close is sealed on a tunnel that still exists.
  *
  * Variable-length records. Every fixed message must be exactly as long as
- * its struct. PUNT, INJECT_RAW and INJECT_SA end in a CTLMSG_PACKET_MAX
+ * its struct. PUNT and the INJECT_* messages end in a CTLMSG_PACKET_MAX
  * data array of which only `len` bytes are used: their record (and
  * hdr.len) is offsetof(struct, data) + len, never the whole struct. We send
  * punts that way and accept injects only that way.
@@ -52,6 +54,13 @@
  * (STYLE §3); STATS copies them all into one STATS_REPLY while the
  * workers run, and dpctl sums. See on_stats() for why reading them from
  * this thread is safe.
+ *
+ * The TUN device. SETUP creates it, or, with VELA_TUN_FD, takes the queue
+ * fds this process was started with (take_tun_fds). Either way this
+ * thread then polls a link watcher (tun/link_watch.h) beside the sockets:
+ * up/down and MTU changes are logged and shown in STATS, and a device that
+ * is deleted or leaves the namespace makes dp_ctl_step() return -ENODEV,
+ * so vela-dataplane exits and its supervisor starts a fresh one.
  *
  * When the control connection closes, nothing else changes: the workers
  * go on forwarding with the tunnels they have, punts are dropped (counted)
@@ -85,7 +94,10 @@
 #include <sodium.h>
 
 #include "aead.h"
+#include "flow.h"
+#include "fw.h"
 #include "ipnet.h"
+#include "link_watch.h"
 #include "nexthop.h"
 #include "port.h"
 #include "status.h"
@@ -112,6 +124,7 @@ union reply {
 	struct ctlmsg_error error;
 	struct ctlmsg_stats_reply stats;
 	struct ctlmsg_activity_reply activity;
+	struct ctlmsg_flows_reply flows;
 };
 
 /*
@@ -135,6 +148,11 @@ struct conn {
 		uint32_t seq;
 		unsigned int pos, end; /* next tunnel, and where to stop */
 	} dump;
+	struct {
+		bool active, reset;
+		uint32_t seq;
+		uint32_t cursor; /* next bucket of the flow table */
+	} flows;
 };
 
 /* A tunnel as installed: its SA and the message, for DUMP. */
@@ -143,7 +161,13 @@ struct tunnel {
 	struct ctlmsg_tunnel_add msg;
 };
 
-enum retired_kind { RETIRED_TABLE, RETIRED_SA, RETIRED_ADDR, RETIRED_NH };
+/*
+ * Freed in the order retired, which matters once: a rule set's tunnel views
+ * (RETIRED_FW_PEER, and the SAs that own theirs) go before the rule set
+ * (RETIRED_FW) they point into.
+ */
+enum retired_kind { RETIRED_TABLE, RETIRED_SA, RETIRED_ADDR, RETIRED_NH,
+		    RETIRED_FW_PEER, RETIRED_FW };
 
 struct retired {
 	enum retired_kind kind;
@@ -162,6 +186,23 @@ struct dp_ctl {
 	struct ctlmsg_setup_done done; /* repeated for an identical SETUP */
 	struct tun_dev tun;
 	bool have_tun;
+	/*
+	 * VELA_TUN_FD, parsed at open: the queue fds to take instead of
+	 * creating the device, or why they cannot be (@tun_fds_err). A
+	 * SETUP that took them owns them even if it then failed (they are
+	 * closed with the device), so a later one refuses (@tun_fds_used).
+	 */
+	bool tun_fds_given;
+	bool tun_fds_used;
+	bool tun_handed_over; /* the device in force came from VELA_TUN_FD */
+	unsigned int n_tun_fds;
+	int tun_fds[DP_CTL_WORKERS_MAX];
+	int tun_fds_errno;
+	char tun_fds_err[192];
+	/* The device's link (tun/link_watch.h): polled, kept for STATS. */
+	struct tun_link_watch *link_watch;
+	struct tun_link_state link;
+	bool tun_gone; /* deleted or moved away: the dataplane must stop */
 	unsigned int n_workers;
 	struct dp_worker_loop *loops[DP_CTL_WORKERS_MAX];
 	struct dp_port *ports[DP_CTL_WORKERS_MAX];
@@ -173,6 +214,13 @@ struct dp_ctl {
 
 	struct tunnel *tunnels; /* install order: a later one wins by VPN IP */
 	unsigned int n_tunnels, cap_tunnels;
+	/*
+	 * The rules in force (NULL until the first FIREWALL), and how many
+	 * were loaded: the generation flows are tagged with is ours, never
+	 * the sender's, so a restarted vela-control cannot reuse one.
+	 */
+	struct dp_fw *fw;
+	uint32_t fw_gen;
 	struct retired *retired;
 	unsigned int n_retired, cap_retired;
 
@@ -204,6 +252,11 @@ static const char *const type_names[] = {
 	[CTLMSG_STATS_REPLY] = "STATS_REPLY",
 	[CTLMSG_ACTIVITY] = "ACTIVITY",
 	[CTLMSG_ACTIVITY_REPLY] = "ACTIVITY_REPLY",
+	[CTLMSG_INJECT_TUN] = "INJECT_TUN",
+	[CTLMSG_INJECT_OUT] = "INJECT_OUT",
+	[CTLMSG_FLOWS] = "FLOWS",
+	[CTLMSG_FLOWS_REPLY] = "FLOWS_REPLY",
+	[CTLMSG_FIREWALL] = "FIREWALL",
 };
 
 const char *dp_ctl_type_name(uint32_t type)
@@ -332,6 +385,10 @@ static int check_setup(const struct ctlmsg_setup *m, struct vl_status *st)
 		return vl_status_set(st, -EINVAL,
 				     "%s: send_recv_error %u unknown", t,
 				     m->send_recv_error);
+	if (m->flows_max < DP_FLOW_MIN || m->flows_max > DP_FLOW_MAX)
+		return vl_status_set(st, -EINVAL,
+				     "%s: flows_max %u, want %d to %u", t,
+				     m->flows_max, DP_FLOW_MIN, DP_FLOW_MAX);
 	if (!m->vpn.ip || !m->vpn.mask || !mask_ok(m->vpn.mask))
 		return vl_status_set(
 			st, -EINVAL,
@@ -439,6 +496,36 @@ static int check_var_len(const char *t, size_t len, size_t data_off,
 	return 0;
 }
 
+/*
+ * An injected IPv4 packet must be whole: the TUN and the peer get exactly
+ * what a kernel would have produced, never a truncated or padded one.
+ */
+static int check_ipv4(const char *t, const uint8_t *ip, uint32_t len,
+		      struct vl_status *st)
+{
+	uint32_t ihl, total;
+
+	if (len < 20)
+		return vl_status_set(st, -EINVAL,
+				     "%s: %u bytes, an IPv4 header needs 20", t,
+				     len);
+	if (ip[0] >> 4 != 4)
+		return vl_status_set(st, -EINVAL, "%s: IP version %u, want 4",
+				     t, ip[0] >> 4);
+	ihl = (ip[0] & 0x0f) * 4u;
+	total = (uint32_t)ip[2] << 8 | ip[3];
+	if (ihl < 20 || ihl > len)
+		return vl_status_set(st, -EINVAL,
+				     "%s: header length %u of a %u-byte packet",
+				     t, ihl, len);
+	if (total != len)
+		return vl_status_set(
+			st, -EINVAL,
+			"%s: IPv4 total length %u, the packet has %u bytes", t,
+			total, len);
+	return 0;
+}
+
 /* Fixed sizes of what the dataplane accepts; 0: variable length. */
 static size_t fixed_len(uint16_t type)
 {
@@ -455,13 +542,19 @@ static size_t fixed_len(uint16_t type)
 		return sizeof(struct ctlmsg_tunnel_remote);
 	case CTLMSG_LEASE_GRANT:
 		return sizeof(struct ctlmsg_lease);
+	case CTLMSG_FLOWS:
+		return sizeof(struct ctlmsg_flows);
 	case CTLMSG_DUMP:
 	case CTLMSG_STATS:
 	case CTLMSG_ACTIVITY:
 		return sizeof(struct ctlmsg_hdr);
 	case CTLMSG_ACTIVITY_REPLY:
+	case CTLMSG_FLOWS_REPLY:
+	case CTLMSG_FIREWALL:
 	case CTLMSG_INJECT_RAW:
 	case CTLMSG_INJECT_SA:
+	case CTLMSG_INJECT_TUN:
+	case CTLMSG_INJECT_OUT:
 	case CTLMSG_SETUP_DONE:
 	case CTLMSG_LEASE_REQUEST:
 	case CTLMSG_PUNT:
@@ -509,9 +602,14 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 	case CTLMSG_DUMP:
 	case CTLMSG_INJECT_RAW:
 	case CTLMSG_INJECT_SA:
+	case CTLMSG_INJECT_TUN:
+	case CTLMSG_INJECT_OUT:
 	case CTLMSG_STATS:
 	case CTLMSG_ACTIVITY:
+	case CTLMSG_FLOWS:
+	case CTLMSG_FIREWALL:
 		break;
+	case CTLMSG_FLOWS_REPLY:
 	case CTLMSG_ACTIVITY_REPLY:
 	case CTLMSG_SETUP_DONE:
 	case CTLMSG_LEASE_REQUEST:
@@ -627,6 +725,35 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 				t, m->local_index, m->to.sin6_family);
 		return 0;
 	}
+	case CTLMSG_INJECT_TUN:
+	case CTLMSG_INJECT_OUT: {
+		const struct ctlmsg_inject_ip *m = rec;
+		size_t off = offsetof(struct ctlmsg_inject_ip, data);
+		int err;
+
+		err = check_var_len(t, len, off, &m->len, st);
+		if (err)
+			return err;
+		return check_ipv4(t, m->data, m->len, st);
+	}
+	case CTLMSG_FLOWS: {
+		const struct ctlmsg_flows *m = rec;
+
+		if (m->reset > 1)
+			return vl_status_set(st, -EINVAL,
+					     "%s: reset %u, want 0 or 1", t,
+					     m->reset);
+		return 0;
+	}
+	case CTLMSG_FIREWALL:
+		/* The rest is dp_fw_load's, field by field, at apply. */
+		if (len < offsetof(struct ctlmsg_firewall, data))
+			return vl_status_set(
+				st, -EBADMSG,
+				"%s: record of %zu bytes, want at least %zu", t,
+				len, offsetof(struct ctlmsg_firewall, data));
+		return 0;
+	case CTLMSG_FLOWS_REPLY:
 	case CTLMSG_DUMP:
 	case CTLMSG_STATS:
 	case CTLMSG_ACTIVITY:
@@ -654,10 +781,11 @@ int dp_ctl_check_order(uint32_t role, bool set_up, uint16_t type,
 		return vl_status_set(st, -EPROTO,
 				     "%s before HELLO: say HELLO first", t);
 	if (role == CTLMSG_ROLE_DPCTL && type != CTLMSG_DUMP &&
-	    type != CTLMSG_STATS)
+	    type != CTLMSG_STATS && type != CTLMSG_FLOWS)
 		return vl_status_set(
 			st, -EPERM,
-			"%s: a dpctl connection may only DUMP or STATS", t);
+			"%s: a dpctl connection may only DUMP, STATS or FLOWS",
+			t);
 	switch ((enum ctlmsg_type)type) {
 	case CTLMSG_TUNNEL_ADD:
 	case CTLMSG_TUNNEL_DEL:
@@ -665,6 +793,10 @@ int dp_ctl_check_order(uint32_t role, bool set_up, uint16_t type,
 	case CTLMSG_LEASE_GRANT:
 	case CTLMSG_INJECT_RAW:
 	case CTLMSG_INJECT_SA:
+	case CTLMSG_INJECT_TUN:
+	case CTLMSG_INJECT_OUT:
+	case CTLMSG_FLOWS:
+	case CTLMSG_FIREWALL:
 		if (!set_up)
 			return vl_status_set(
 				st, -EPROTO,
@@ -683,6 +815,7 @@ int dp_ctl_check_order(uint32_t role, bool set_up, uint16_t type,
 	case CTLMSG_STATS_REPLY:
 	case CTLMSG_ACTIVITY:
 	case CTLMSG_ACTIVITY_REPLY:
+	case CTLMSG_FLOWS_REPLY:
 		break;
 	}
 	return 0;
@@ -714,6 +847,7 @@ static void close_conn(struct dp_ctl *c, int i, const char *why)
 	k->outq_head = k->outq_tail = k->outq_cap = 0;
 	k->stalled_ns = 0;
 	k->dump.active = false;
+	k->flows.active = false;
 	if (c->control == i) {
 		c->control = -1;
 		say(c, DP_CTL_LOG_INFO,
@@ -886,6 +1020,12 @@ static void free_retired(struct retired *r)
 		break;
 	case RETIRED_NH:
 		dp_nh_table_free(r->p);
+		break;
+	case RETIRED_FW_PEER:
+		dp_fw_peer_free(r->p);
+		break;
+	case RETIRED_FW:
+		dp_fw_free(r->p);
 		break;
 	}
 }
@@ -1269,6 +1409,162 @@ close:
 	return err;
 }
 
+static const struct dp_flow_timeouts default_timeouts = {
+	.tcp_ns = 12 * 60 * 1000000000ull,
+	.udp_ns = 3 * 60 * 1000000000ull,
+	.default_ns = 10 * 60 * 1000000000ull,
+};
+
+int dp_ctl_parse_tun_fds(const char *s, int *fds, unsigned int max,
+			 unsigned int *n, struct vl_status *st)
+{
+	const char *p = s;
+
+	*n = 0;
+	for (;;) {
+		char *end = (char *)p;
+		long v;
+
+		errno = 0;
+		v = (*p >= '0' && *p <= '9') ? strtol(p, &end, 10) : -1;
+		if (v < 0 || errno || v > INT_MAX || (*end && *end != ','))
+			return vl_status_set(
+				st, -EINVAL,
+				"VELA_TUN_FD=\"%.64s\": not a list of fd numbers (like 3 or 3,4: one TUN queue fd per worker)",
+				s);
+		if (*n == max)
+			return vl_status_set(
+				st, -EINVAL,
+				"VELA_TUN_FD=\"%.64s\": more than %u fds", s,
+				max);
+		for (unsigned int k = 0; k < *n; k++)
+			if (fds[k] == (int)v)
+				return vl_status_set(
+					st, -EINVAL,
+					"VELA_TUN_FD=\"%.64s\": fd %ld given twice: one fd per queue",
+					s, v);
+		fds[(*n)++] = (int)v;
+		if (!*end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+/*
+ * VELA_TUN_FD: the device comes as open queues, one per worker, and is
+ * whatever they belong to (tun.dev is not looked at); address, MTU and
+ * routes are then set as for a device we create. Once taken, the fds are
+ * the device's: closed with it, also when this SETUP fails later.
+ */
+static int take_tun_fds(struct dp_ctl *c, const struct ctlmsg_setup *s,
+			struct vl_status *st)
+{
+	int err;
+
+	if (c->tun_fds_errno)
+		return vl_status_set(st, c->tun_fds_errno, "%s",
+				     c->tun_fds_err);
+	if (c->tun_fds_used)
+		return vl_status_set(
+			st, -EBADF,
+			"VELA_TUN_FD: its fds were taken by an earlier SETUP that failed, and closed with it: restart vela-dataplane with fresh ones");
+	if (c->n_tun_fds != s->workers)
+		return vl_status_set(
+			st, -EINVAL,
+			"VELA_TUN_FD has %u fds, SETUP asks for %u workers: hand over one TUN queue fd per worker (dataplane.workers)",
+			c->n_tun_fds, s->workers);
+	for (unsigned int q = 0; q < c->n_tun_fds; q++)
+		if (fcntl(c->tun_fds[q], F_GETFD) < 0)
+			return vl_status_set(
+				st, -EBADF,
+				"VELA_TUN_FD: fd %d is not open in vela-dataplane: the parent must pass it without close-on-exec",
+				c->tun_fds[q]);
+	err = tun_open_from_fds(&c->tun, c->tun_fds, c->n_tun_fds, st);
+	if (err) {
+		vl_status_prefix(st, "VELA_TUN_FD: ");
+		return err;
+	}
+	c->tun_fds_used = true;
+	c->tun_handed_over = true;
+	say(c, DP_CTL_LOG_INFO,
+	    "tun %s: handed over (VELA_TUN_FD), %u queues%s%s%s", c->tun.name,
+	    c->tun.n_queues, *s->tun_dev ? "; tun.dev " : "", s->tun_dev,
+	    *s->tun_dev ? " not used" : "");
+	if (c->tun.dev_queues > c->tun.n_queues)
+		say(c, DP_CTL_LOG_WARN,
+		    "tun %s: the device has %u queues attached and %u were handed over: the kernel sends part of the traffic to queues vela does not read; close them in the process that handed the fds over",
+		    c->tun.name, c->tun.dev_queues, c->tun.n_queues);
+	return 0;
+}
+
+/* After bring-up: follow the device's link (see on_link). */
+static void watch_link(struct dp_ctl *c, const struct ctlmsg_setup *s)
+{
+	struct vl_status st = { "" };
+
+	c->link = (struct tun_link_state){ .ifindex = c->tun.ifindex,
+					   .exists = true,
+					   .up = true,
+					   .running = true,
+					   .flags = IFF_UP | IFF_RUNNING,
+					   .mtu = s->mtu };
+	snprintf(c->link.name, sizeof(c->link.name), "%s", c->tun.name);
+	if (tun_link_watch_open(c->tun.ifindex, &c->link_watch, &st) ||
+	    tun_link_watch_read(c->link_watch, &c->link, &st) < 0) {
+		tun_link_watch_close(c->link_watch);
+		c->link_watch = NULL;
+		say(c, DP_CTL_LOG_WARN,
+		    "tun %s: no link events (%s): MTU changes and deletion go unnoticed",
+		    c->tun.name, st.msg);
+	}
+}
+
+/*
+ * The device's link changed. Up/down, carrier and MTU are logged and
+ * kept for STATS; the kernel applies them and we change nothing. A
+ * device that is gone -- deleted, or moved to another namespace (the
+ * kernel says RTM_DELLINK here either way) -- leaves the workers' queues
+ * dead for good: -ENODEV ends the dataplane, and the supervisor starts
+ * a new one, which vela-control sets up again (wireguard-go exits too).
+ * Not inlined: its status buffer would sit in dp_ctl_step's frame.
+ */
+__attribute__((noinline)) static int on_link(struct dp_ctl *c)
+{
+	struct vl_status st = { "" };
+	struct tun_link_state l;
+	int ret = tun_link_watch_read(c->link_watch, &l, &st);
+
+	if (ret < 0) {
+		say(c, DP_CTL_LOG_WARN,
+		    "tun %s: link events failed (%s): MTU changes and deletion go unnoticed from now",
+		    c->tun.name, st.msg);
+		tun_link_watch_close(c->link_watch);
+		c->link_watch = NULL;
+		return 0;
+	}
+	if (!ret)
+		return 0;
+	if (!l.exists) {
+		c->link.exists = false;
+		c->link.up = false;
+		c->link.running = false;
+		c->tun_gone = true;
+		say(c, DP_CTL_LOG_ERROR,
+		    "tun %s: the device was deleted or left the network namespace; vela-dataplane stops so that its supervisor starts it again",
+		    c->link.name);
+		return -ENODEV;
+	}
+	if (l.up != c->link.up || l.running != c->link.running)
+		say(c, DP_CTL_LOG_INFO, "tun %s: link %s, %s", l.name,
+		    l.up ? "up" : "down",
+		    l.running ? "running" : "not running (no carrier)");
+	if (l.mtu != c->link.mtu)
+		say(c, DP_CTL_LOG_INFO, "tun %s: mtu %u (was %u)", l.name,
+		    l.mtu, c->link.mtu);
+	c->link = l;
+	return 0;
+}
+
 /*
  * Brings up TUN, ports and workers for @s. On failure everything opened
  * is closed again and the reason is in @st; the dataplane stays un-set-up.
@@ -1292,14 +1588,26 @@ static int bring_up(struct dp_ctl *c, const struct ctlmsg_setup *s,
 	}
 	/* Workers read this; none runs yet. */
 	c->shared.setup = *s;
+	if (c->cfg.hooks)
+		c->shared.hooks = *c->cfg.hooks;
+	/* 1.6.1's conntrack timeouts until the first FIREWALL says otherwise. */
+	c->shared.flows = dp_flow_table_new(s->flows_max, &default_timeouts);
+	if (!c->shared.flows)
+		return vl_status_set(
+			st, -ENOMEM,
+			"flow table of %u entries (dataplane.flows): out of memory",
+			s->flows_max);
 
 	if (!s->tun_disabled) {
 		/* Offloads when the kernel has them (DESIGN.md §4). */
 		const struct tun_opts to = { .offload = s->tun_offload != 0 };
 
-		err = tun_open_opts(&c->tun, s->tun_dev, n, &to, st);
+		if (c->tun_fds_given)
+			err = take_tun_fds(c, s, st);
+		else
+			err = tun_open_opts(&c->tun, s->tun_dev, n, &to, st);
 		if (err)
-			return err;
+			goto close_tun; /* frees the flow table */
 		c->have_tun = true;
 		say(c, DP_CTL_LOG_INFO, "tun %s: offloads %s", c->tun.name,
 		    c->tun.offload_msg);
@@ -1351,9 +1659,14 @@ ports_open:
 
 	done->port = dp_port_local_port(c->ports[0]);
 	done->workers = n;
-	if (c->have_tun)
+	if (c->have_tun) {
 		snprintf(done->tun_dev, sizeof(done->tun_dev), "%s",
 			 c->tun.name);
+		watch_link(c, s);
+	} else if (c->tun_fds_given) {
+		say(c, DP_CTL_LOG_WARN,
+		    "VELA_TUN_FD is set but tun.disabled: its fds are not used");
+	}
 	return 0;
 
 free_loops:
@@ -1366,6 +1679,8 @@ close_tun:
 	if (c->have_tun)
 		tun_close(&c->tun);
 	c->have_tun = false;
+	dp_flow_table_free(c->shared.flows);
+	c->shared.flows = NULL;
 	return err;
 }
 
@@ -1452,6 +1767,18 @@ static int on_tunnel_add(struct dp_ctl *c, const struct ctlmsg_tunnel_add *m,
 	err = dp_sa_new(m, &sa, st);
 	if (err)
 		return err;
+	if (c->fw) {
+		struct dp_fw_peer *fw;
+
+		err = dp_fw_peer_new(c->fw, &m->fw_peer, &fw, st);
+		if (err) {
+			dp_sa_free(sa);
+			vl_status_prefix(st, "TUNNEL_ADD %08x: fw_peer: ",
+					 m->local_index);
+			return err;
+		}
+		atomic_store_explicit(&sa->fw, fw, memory_order_relaxed);
+	}
 	c->tunnels[c->n_tunnels].sa = sa;
 	c->tunnels[c->n_tunnels].msg = *m;
 	err = publish(c, c->n_tunnels + 1, UINT_MAX, st);
@@ -1604,6 +1931,10 @@ static int on_inject(struct dp_ctl *c, const void *rec, struct vl_status *st)
 		return vl_status_set(
 			st, -ENOENT, "INJECT_SA: no tunnel %08x",
 			((const struct ctlmsg_inject_sa *)rec)->local_index);
+	if (h->type == CTLMSG_INJECT_TUN && !c->have_tun)
+		return vl_status_set(
+			st, -ENODEV,
+			"INJECT_TUN: there is no TUN device (tun.disabled)");
 	if (!dp_ring_reserve(&c->injects, 1, &pos)) {
 		c->stats.injects_full++;
 		return vl_status_set(
@@ -1618,6 +1949,12 @@ static int on_inject(struct dp_ctl *c, const void *rec, struct vl_status *st)
 		const struct ctlmsg_inject_raw *r = rec;
 
 		m->to = r->to;
+		m->len = r->len;
+		memcpy(m->buf + DP_HEADROOM, r->data, r->len);
+	} else if (h->type == CTLMSG_INJECT_TUN ||
+		   h->type == CTLMSG_INJECT_OUT) {
+		const struct ctlmsg_inject_ip *r = rec;
+
 		m->len = r->len;
 		memcpy(m->buf + DP_HEADROOM, r->data, r->len);
 	} else {
@@ -1691,6 +2028,129 @@ static void dump_record(struct dp_ctl *c, unsigned int t, uint32_t seq,
 }
 
 /*
+ * The next FLOWS_REPLY of connection @i: as many flows as a record holds,
+ * from where the last one stopped. A table walk ends when a bucket range
+ * yields less than a full record.
+ */
+static void flows_record(struct dp_ctl *c, int i)
+{
+	static struct dp_flow_record recs[CTLMSG_FLOWS_MAX];
+	struct ctlmsg_flows_reply *r = &c->tx->flows;
+	struct conn *k = &c->conns[i];
+	struct dp_flow_stats fs;
+	uint32_t n;
+	size_t len;
+
+	n = dp_flow_extract(c->shared.flows, recs, CTLMSG_FLOWS_MAX,
+			    &k->flows.cursor, k->flows.reset, clock_ns());
+	dp_flow_get_stats(c->shared.flows, &fs);
+	memset(r, 0, offsetof(struct ctlmsg_flows_reply, flow));
+	r->n = n;
+	r->last = n < CTLMSG_FLOWS_MAX;
+	r->capacity = dp_flow_capacity(c->shared.flows);
+	r->created = fs.created;
+	r->evicted = fs.evicted;
+	r->expired = fs.expired;
+	r->removed = fs.removed;
+	for (uint32_t f = 0; f < n; f++) {
+		const struct dp_flow_record *d = &recs[f];
+
+		r->flow[f] = (struct ctlmsg_flow){
+			.local_ip = d->key.local_ip,
+			.remote_ip = d->key.remote_ip,
+			.local_port = d->key.local_port,
+			.remote_port = d->key.remote_port,
+			.proto = d->key.proto,
+			.fragment = d->key.fragment,
+			.gen = d->gen,
+			.in_packets = d->in_packets,
+			.in_bytes = d->in_bytes,
+			.out_packets = d->out_packets,
+			.out_bytes = d->out_bytes,
+			.age_ns = d->last_ns - d->first_ns + d->idle_ns,
+			.idle_ns = d->idle_ns,
+			.expires_ns = d->expires_ns,
+		};
+	}
+	len = offsetof(struct ctlmsg_flows_reply, flow) + n * sizeof(r->flow[0]);
+	hdr_init(&r->hdr, CTLMSG_FLOWS_REPLY, (uint32_t)len, k->flows.seq);
+	if (r->last)
+		k->flows.active = false;
+	send_reply(c, i, r, len);
+}
+
+/*
+ * FIREWALL: a new rule set for every tunnel at once. Everything new is
+ * built first -- the rules, then each tunnel's view of them -- so a record
+ * that does not load, or a tunnel whose identity does not check out,
+ * leaves the rules in force untouched. Then each SA's view is swapped (a
+ * worker sees the old rules or the new ones for a packet, never a mix),
+ * the flow table takes the new timeouts, and the old views and rules are
+ * retired. Flows admitted under the old rules are re-checked as they next
+ * show up (filter.c).
+ */
+static int on_firewall(struct dp_ctl *c, const void *rec, uint32_t len,
+		       struct vl_status *st)
+{
+	struct dp_fw_peer **views = NULL;
+	struct ctlmsg_firewall *copy;
+	uint32_t gen = c->fw_gen + 1 ? c->fw_gen + 1 : 1;
+	struct dp_fw *fw;
+	unsigned int k;
+	int err;
+
+	/* The generation is ours: stamped into a copy before it is read. */
+	copy = malloc(len);
+	if (!copy)
+		return vl_status_set(st, -ENOMEM, "FIREWALL: out of memory");
+	memcpy(copy, rec, len);
+	copy->gen = gen;
+	err = dp_fw_load(copy, len, &fw, st);
+	free(copy);
+	if (err) {
+		vl_status_prefix(st, "FIREWALL: ");
+		return err;
+	}
+	if (c->n_tunnels) {
+		views = calloc(c->n_tunnels, sizeof(*views));
+		if (!views) {
+			dp_fw_free(fw);
+			return vl_status_set(st, -ENOMEM,
+					     "FIREWALL: out of memory");
+		}
+	}
+	for (k = 0; k < c->n_tunnels; k++) {
+		err = dp_fw_peer_new(fw, &c->tunnels[k].msg.fw_peer, &views[k],
+				     st);
+		if (err) {
+			vl_status_prefix(st, "FIREWALL: tunnel %08x: fw_peer: ",
+					 c->tunnels[k].msg.local_index);
+			while (k)
+				dp_fw_peer_free(views[--k]);
+			free(views);
+			dp_fw_free(fw);
+			return err;
+		}
+	}
+	for (k = 0; k < c->n_tunnels; k++)
+		retire(c, RETIRED_FW_PEER,
+		       atomic_exchange_explicit(&c->tunnels[k].sa->fw,
+						views[k],
+						memory_order_seq_cst));
+	free(views);
+	dp_flow_set_timeouts(c->shared.flows, dp_fw_timeouts(fw));
+	retire(c, RETIRED_FW, c->fw);
+	c->fw = fw;
+	c->fw_gen = gen;
+	reclaim(c, DP_CTL_SYNC_MS, false);
+	say(c, DP_CTL_LOG_INFO,
+	    "Firewall rules loaded (generation %u): %u inbound, %u outbound, for %u tunnels",
+	    gen, dp_fw_n_rules(fw, DP_FLOW_IN), dp_fw_n_rules(fw, DP_FLOW_OUT),
+	    c->n_tunnels);
+	return 0;
+}
+
+/*
  * Moves connection @i's output on: queued records first, then, while the
  * queue stays empty, the records of a DUMP in progress. Called when the
  * socket is writable and after each request.
@@ -1715,6 +2175,30 @@ static void conn_output(struct dp_ctl *c, int i)
 		send_reply(c, i, &c->tx->dump, sizeof(c->tx->dump));
 		sodium_memzero(&c->tx->dump, sizeof(c->tx->dump));
 	}
+	while (k->fd >= 0 && k->flows.active && outq_empty(k))
+		flows_record(c, i);
+}
+
+/*
+ * FLOWS: every live flow, as the reader takes them (conn_output), with
+ * the counters reset on the way if asked. A flow created meanwhile may or
+ * may not be in this answer; none is in it twice.
+ */
+static int on_flows(struct dp_ctl *c, int i, const struct ctlmsg_flows *m,
+		    struct vl_status *st)
+{
+	struct conn *k = &c->conns[i];
+
+	if (k->flows.active)
+		return vl_status_set(st, -EBUSY,
+				     "FLOWS while the previous one (seq %u) is still being sent",
+				     k->flows.seq);
+	k->flows.active = true;
+	k->flows.reset = m->reset;
+	k->flows.seq = m->hdr.seq;
+	k->flows.cursor = 0;
+	conn_output(c, i);
+	return 0;
 }
 
 /*
@@ -1825,6 +2309,8 @@ static void copy_worker(struct ctlmsg_worker_stats *o,
 	o->punted = peek(&s->punted);
 	o->test_replies = peek(&s->test_replies);
 	o->recv_errors = peek(&s->recv_errors);
+	o->injected_tun = peek(&s->injected_tun);
+	o->injected_out = peek(&s->injected_out);
 	o->tun_rx_frames = peek(&s->tun_rx_frames);
 	o->tun_rx_gso_frames = peek(&s->tun_rx_gso_frames);
 	o->tun_rx_segments = peek(&s->tun_rx_segments);
@@ -1876,7 +2362,28 @@ static int on_stats(struct dp_ctl *c, int i, uint32_t seq)
 		r->workers = c->n_workers;
 		memcpy(r->tun_dev, c->done.tun_dev, sizeof(r->tun_dev));
 		r->tun_offloads = c->have_tun ? c->tun.offloads : 0;
+		if (c->have_tun) {
+			r->tun_mtu = c->link.mtu;
+			r->tun_flags =
+				(c->link.up ? CTLMSG_TUN_UP : 0) |
+				(c->link.running ? CTLMSG_TUN_RUNNING : 0);
+			r->tun_handed_over = c->tun_handed_over;
+		}
 		r->port = c->done.port;
+	}
+	if (c->fw) {
+		r->fw_gen = c->fw_gen;
+		r->fw_rules_in = dp_fw_n_rules(c->fw, DP_FLOW_IN);
+		r->fw_rules_out = dp_fw_n_rules(c->fw, DP_FLOW_OUT);
+	}
+	if (c->shared.flows) {
+		struct dp_flow_stats fs;
+
+		dp_flow_get_stats(c->shared.flows, &fs);
+		r->flows_capacity = dp_flow_capacity(c->shared.flows);
+		r->flows_created = fs.created;
+		r->flows_evicted = fs.evicted;
+		r->flows_expired = fs.expired;
 	}
 	for (unsigned int w = 0; w < c->n_workers; w++) {
 		struct ctlmsg_frames *f = &r->worker[w].frames;
@@ -1936,6 +2443,8 @@ static int apply(struct dp_ctl *c, int i, const void *rec, struct vl_status *st)
 		return on_lease_grant(c, rec, st);
 	case CTLMSG_INJECT_RAW:
 	case CTLMSG_INJECT_SA:
+	case CTLMSG_INJECT_TUN:
+	case CTLMSG_INJECT_OUT:
 		return on_inject(c, rec, st);
 	case CTLMSG_DUMP:
 		return on_dump(c, i, h->seq, st);
@@ -1943,7 +2452,12 @@ static int apply(struct dp_ctl *c, int i, const void *rec, struct vl_status *st)
 		return on_stats(c, i, h->seq);
 	case CTLMSG_ACTIVITY:
 		return on_activity(c, i, h->seq);
+	case CTLMSG_FLOWS:
+		return on_flows(c, i, rec, st);
+	case CTLMSG_FIREWALL:
+		return on_firewall(c, rec, h->len, st);
 	case CTLMSG_ACTIVITY_REPLY:
+	case CTLMSG_FLOWS_REPLY:
 	case CTLMSG_SETUP_DONE:
 	case CTLMSG_LEASE_REQUEST:
 	case CTLMSG_PUNT:
@@ -1957,6 +2471,8 @@ static int apply(struct dp_ctl *c, int i, const void *rec, struct vl_status *st)
 			     dp_ctl_type_name(h->type));
 }
 
+/* Not inlined into dp_ctl_step: together their frames pass 4 KiB. */
+__attribute__((noinline))
 static void handle_record(struct dp_ctl *c, int i, size_t len)
 {
 	const struct ctlmsg_hdr *h = c->rx;
@@ -2143,12 +2659,14 @@ static void tick(struct dp_ctl *c)
 
 int dp_ctl_step(struct dp_ctl *c, int max_wait_ms)
 {
-	struct pollfd fds[2 + DP_CTL_CONNS_MAX + DP_CTL_WORKERS_MAX];
+	struct pollfd fds[3 + DP_CTL_CONNS_MAX + DP_CTL_WORKERS_MAX];
 	int conn_of[DP_CTL_CONNS_MAX];
-	nfds_t n = 0, first_conn, first_punt, nh_fd;
+	nfds_t n = 0, first_conn, first_punt, nh_fd, link_fd;
 	uint64_t now = clock_ns();
 	int timeout, ret;
 
+	if (c->tun_gone)
+		return -ENODEV;
 	if (!c->next_tick_ns)
 		c->next_tick_ns = now + DP_CTL_TICK_MS * NSEC_PER_MSEC;
 	timeout = c->next_tick_ns > now ?
@@ -2170,7 +2688,8 @@ int dp_ctl_step(struct dp_ctl *c, int max_wait_ms)
 			.fd = c->conns[i].fd,
 			.events = POLLIN |
 				  (outq_empty(&c->conns[i]) &&
-						   !c->conns[i].dump.active ?
+						   !c->conns[i].dump.active &&
+						   !c->conns[i].flows.active ?
 					   0 :
 					   POLLOUT)
 		};
@@ -2183,12 +2702,19 @@ int dp_ctl_step(struct dp_ctl *c, int max_wait_ms)
 	if (c->nh && dp_nh_fd(c->nh) >= 0)
 		fds[n++] = (struct pollfd){ .fd = dp_nh_fd(c->nh),
 					    .events = POLLIN };
+	link_fd = n;
+	if (c->link_watch)
+		fds[n++] =
+			(struct pollfd){ .fd = tun_link_watch_fd(c->link_watch),
+					 .events = POLLIN };
 
 	ret = poll(fds, n, timeout);
 	if (ret < 0)
 		return errno == EINTR ? 0 : -errno;
 
-	if (nh_fd < n && fds[nh_fd].revents)
+	if (link_fd < n && fds[link_fd].revents && on_link(c))
+		return -ENODEV;
+	if (nh_fd < link_fd && fds[nh_fd].revents)
 		update_next_hops(c);
 	for (nfds_t k = first_punt; k < nh_fd; k++) {
 		uint64_t v;
@@ -2343,6 +2869,25 @@ int dp_ctl_open(const struct dp_ctl_cfg *cfg, struct dp_ctl **out,
 		c->conns[i].fd = -1;
 	snprintf(c->path, sizeof(c->path), "%s", cfg->socket_path);
 	memcpy(sun.sun_path, c->path, strlen(c->path) + 1);
+	/* Read once here; a bad value is SETUP's error (take_tun_fds). */
+	c->tun_fds_given = cfg->tun_fds && *cfg->tun_fds;
+	if (c->tun_fds_given) {
+		struct vl_status pst = { "" };
+
+		c->tun_fds_errno = dp_ctl_parse_tun_fds(cfg->tun_fds,
+							c->tun_fds,
+							DP_CTL_WORKERS_MAX,
+							&c->n_tun_fds, &pst);
+		snprintf(c->tun_fds_err, sizeof(c->tun_fds_err), "%s", pst.msg);
+		if (c->tun_fds_errno)
+			say(c, DP_CTL_LOG_WARN, "%s: SETUP will be refused",
+			    pst.msg);
+		else
+			say(c, DP_CTL_LOG_INFO,
+			    "VELA_TUN_FD=%.64s: SETUP takes these %u TUN queue fds instead of creating the device",
+			    cfg->tun_fds, c->n_tun_fds);
+	}
+	c->cfg.tun_fds = NULL; /* not kept: main's environment */
 
 	c->rx = malloc(CTLMSG_MAX);
 	c->tx = malloc(sizeof(*c->tx));
@@ -2468,6 +3013,7 @@ void dp_ctl_close(struct dp_ctl *c)
 	log_xdp(c);
 	close_ports(c, c->n_workers);
 	c->n_workers = 0;
+	tun_link_watch_close(c->link_watch);
 	if (c->have_tun)
 		tun_close(&c->tun);
 	for (unsigned int k = 0; k < c->n_retired; k++)
@@ -2480,6 +3026,8 @@ void dp_ctl_close(struct dp_ctl *c)
 			       c->cap_tunnels * sizeof(*c->tunnels));
 	free(c->tunnels);
 	dp_sa_table_free(atomic_load(&c->shared.sa_table));
+	dp_fw_free(c->fw); /* after the SAs, which freed their views of it */
+	dp_flow_table_free(c->shared.flows);
 	for (int i = 0; i < DP_CTL_CONNS_MAX; i++)
 		close_conn(c, i, "the dataplane stops");
 	close(c->listen_fd);

@@ -40,7 +40,7 @@ struct dp_ctl;
  * straight out of the ring slot and releases it after the send.
  */
 struct dp_inject {
-	uint32_t kind; /* CTLMSG_INJECT_RAW or CTLMSG_INJECT_SA */
+	uint32_t kind; /* CTLMSG_INJECT_RAW, _SA, _TUN or _OUT */
 	uint32_t local_index; /* SA: the tunnel to seal on */
 	uint8_t type, subtype;
 	uint16_t reserved;
@@ -56,7 +56,25 @@ struct dp_ctl_cfg {
 	/* Lifecycle events; NULL: silent (tests). */
 	void (*log)(enum dp_ctl_log_level level, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
+	/* Filter hooks (hooks.h) the workers run; NULL: none. Copied at SETUP. */
+	const struct dp_hooks *hooks;
+	/*
+	 * VELA_TUN_FD as main() read it at startup; NULL or "": SETUP
+	 * creates tun.dev. Else the TUN queue fds this process inherited,
+	 * comma-separated, one per worker, which SETUP takes instead
+	 * (tun_open_from_fds). Parsed by dp_ctl_open; a value that is no
+	 * use makes SETUP fail, naming VELA_TUN_FD.
+	 */
+	const char *tun_fds;
 };
+
+/*
+ * VELA_TUN_FD's syntax: decimal fd numbers separated by commas, at most
+ * @max, none twice. Fills fds[] and *n; 0 or -EINVAL with the reason in
+ * @st. Whether they are open TUN queues is for SETUP to check.
+ */
+int dp_ctl_parse_tun_fds(const char *s, int *fds, unsigned int max,
+			 unsigned int *n, struct vl_status *st);
 
 /*
  * Creates the socket's directory (0750) if missing, refuses to start when
@@ -69,7 +87,9 @@ int dp_ctl_open(const struct dp_ctl_cfg *cfg, struct dp_ctl **out,
 /*
  * One round of the poll loop: waits at most @max_wait_ms (less when the
  * 100 ms tick is due), then serves what is ready. 0 or -errno (a poll
- * failure; EINTR is 0).
+ * failure; EINTR is 0), or -ENODEV once the TUN device was deleted or
+ * left the network namespace (logged, naming it): the dataplane cannot
+ * go on without it, and its supervisor starts a new one.
  */
 int dp_ctl_step(struct dp_ctl *c, int max_wait_ms);
 

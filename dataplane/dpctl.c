@@ -4,10 +4,14 @@
  *
  *   dpctl [-s SOCKET] [-j] show      setup, per-worker counters, drops
  *   dpctl [-s SOCKET] [-j] tunnels   one block per tunnel
+ *   dpctl [-s SOCKET] [-j] [-z] flows   one line per connection (the
+ *                                    flow table); -z zeroes the counters
+ *                                    as they are read
  *
- * It connects with the read-only dpctl role (common/ctlmsg.h): HELLO, then
- * STATS or DUMP, never anything that changes state, and the dataplane
- * sends it tunnels without their keys. It may run while vela-control is
+ * It connects with the dpctl role (common/ctlmsg.h): HELLO, then STATS,
+ * DUMP or FLOWS, never anything that changes state but the per-connection
+ * counters `flows -z` zeroes, and the dataplane sends it tunnels without
+ * their keys. It may run while vela-control is
  * connected; both are served by the dataplane's control thread.
  *
  * Output. Text follows `wg show`: a heading per object, indented
@@ -57,6 +61,7 @@
 struct opts {
 	const char *socket;
 	bool json;
+	bool zero;
 };
 
 static const struct vl_flag flags[] = {
@@ -64,6 +69,8 @@ static const struct vl_flag flags[] = {
 	  "Path of vela-dataplane's control socket" },
 	{ "j", VL_FLAG_BOOL, offsetof(struct opts, json),
 	  "Print JSON (keys in docs/dpctl.md)" },
+	{ "z", VL_FLAG_BOOL, offsetof(struct opts, zero),
+	  "With flows: zero each flow's counters as it is read (extract and reset)" },
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -75,9 +82,13 @@ static union {
 	struct ctlmsg_hello hello;
 	struct ctlmsg_stats_reply stats;
 	struct ctlmsg_dump_tunnel dump;
+	struct ctlmsg_flows_reply flows;
 	struct ctlmsg_error error;
 	uint8_t raw[CTLMSG_MAX];
 } in;
+
+/* `flows -z`; the commands take only -j. */
+static bool zero_flows;
 
 struct conn {
 	int fd;
@@ -137,9 +148,23 @@ static size_t want_len(uint16_t type)
 		return sizeof(struct ctlmsg_hdr);
 	case CTLMSG_ERROR:
 		return sizeof(struct ctlmsg_error);
+	case CTLMSG_FLOWS_REPLY:
+		/* offsetof(flow) + n flows: checked with n in recv_reply. */
+		return offsetof(struct ctlmsg_flows_reply, flow);
 	default:
 		return 0;
 	}
+}
+
+/* A record of @n bytes is as long as its type says. */
+static bool len_ok(size_t n)
+{
+	size_t want = want_len(in.hdr.type);
+
+	if (in.hdr.type != CTLMSG_FLOWS_REPLY)
+		return want == n;
+	return n >= want && in.flows.n <= CTLMSG_FLOWS_MAX &&
+	       n == want + in.flows.n * sizeof(in.flows.flow[0]);
 }
 
 /*
@@ -172,8 +197,7 @@ static int recv_reply(struct conn *k, uint16_t a, uint16_t b,
 				st, -ECONNRESET,
 				"the dataplane closed the connection");
 		if ((size_t)n < sizeof(in.hdr) || in.hdr.len != (size_t)n ||
-		    in.hdr.version != CTLMSG_VERSION ||
-		    want_len(in.hdr.type) != (size_t)n)
+		    in.hdr.version != CTLMSG_VERSION || !len_ok((size_t)n))
 			return vl_status_set(
 				st, -EPROTO,
 				"malformed answer (%zd bytes, type %u, version %u; this dpctl speaks %d): is dpctl from the same build as vela-dataplane?",
@@ -397,6 +421,8 @@ static void add_stats(struct ctlmsg_worker_stats *t,
 	t->punted += s->punted;
 	t->test_replies += s->test_replies;
 	t->recv_errors += s->recv_errors;
+	t->injected_tun += s->injected_tun;
+	t->injected_out += s->injected_out;
 	t->tun_rx_frames += s->tun_rx_frames;
 	t->tun_rx_gso_frames += s->tun_rx_gso_frames;
 	t->tun_rx_segments += s->tun_rx_segments;
@@ -506,6 +532,10 @@ static void text_counters(const struct ctlmsg_worker_stats *s, uint32_t n_drops,
 	       (unsigned long long)s->test_replies,
 	       (unsigned long long)s->recv_errors,
 	       (unsigned long long)s->punches);
+	if (s->injected_tun || s->injected_out)
+		printf("  injected: %llu to the tun, %llu into the overlay\n",
+		       (unsigned long long)s->injected_tun,
+		       (unsigned long long)s->injected_out);
 	printf("  port: %llu truncated, %llu send errors, %llu gro batches, %llu gso batches\n",
 	       (unsigned long long)s->port.rx_truncated,
 	       (unsigned long long)s->port.tx_errors,
@@ -582,10 +612,17 @@ static void show_text(const struct conn *k, const struct ctlmsg_stats_reply *r,
 	printf("  mode: %s\n", mode_name(r->mode));
 	printf("  workers: %u\n", r->workers);
 	printf("  queues: %u nic, %u tun\n", r->workers, tun ? r->workers : 0);
-	printf("  tun: %s\n", tun ? r->tun_dev : "(disabled)");
-	if (tun)
+	printf("  tun: %s%s\n", tun ? r->tun_dev : "(disabled)",
+	       tun && r->tun_handed_over ? " (handed over: VELA_TUN_FD)" : "");
+	if (tun) {
+		printf("  tun link: %s, %s, mtu %u\n",
+		       r->tun_flags & CTLMSG_TUN_UP ? "up" : "down",
+		       r->tun_flags & CTLMSG_TUN_RUNNING ? "running" :
+							   "not running",
+		       r->tun_mtu);
 		printf("  tun offloads: %s\n",
 		       offload_names(r->tun_offloads, offs, sizeof(offs)));
+	}
 	printf("  listening port: %u\n", r->port);
 	if (r->interface[0]) {
 		printf("  interface: %.16s, XDP %s mode, %llu next hops\n",
@@ -598,6 +635,16 @@ static void show_text(const struct conn *k, const struct ctlmsg_stats_reply *r,
 		printf("\n");
 	}
 	printf("  tunnels: %u\n", r->n_tunnels);
+	if (r->fw_gen)
+		printf("  firewall: generation %u, %u inbound rules, %u outbound rules\n",
+		       r->fw_gen, r->fw_rules_in, r->fw_rules_out);
+	else
+		printf("  firewall: no rules loaded (nothing passes)\n");
+	printf("  flows: %llu created, %llu evicted, %llu expired, table of %llu\n",
+	       (unsigned long long)r->flows_created,
+	       (unsigned long long)r->flows_evicted,
+	       (unsigned long long)r->flows_expired,
+	       (unsigned long long)r->flows_capacity);
 	/* The control thread's own work: what reaches vela-control. */
 	printf("  punts: %llu forwarded, %llu dropped (no control connection, or it was full)\n",
 	       (unsigned long long)r->punts_sent,
@@ -648,6 +695,8 @@ static void json_counters(const struct ctlmsg_worker_stats *s, uint32_t n_drops,
 	json_u64(ind, "punted", s->punted);
 	json_u64(ind, "test_replies", s->test_replies);
 	json_u64(ind, "recv_errors", s->recv_errors);
+	json_u64(ind, "injected_tun", s->injected_tun);
+	json_u64(ind, "injected_out", s->injected_out);
 	json_u64(ind, "tun_rx_frames", s->tun_rx_frames);
 	json_u64(ind, "tun_rx_gso_frames", s->tun_rx_gso_frames);
 	json_u64(ind, "tun_rx_segments", s->tun_rx_segments);
@@ -714,11 +763,30 @@ static void show_json(const struct conn *k, const struct ctlmsg_stats_reply *r,
 	put_json_str_or_null(tun ? offload_names(r->tun_offloads, offs,
 						 sizeof(offs)) :
 				   NULL);
+	if (tun)
+		printf(",\n  \"tun_mtu\": %u,\n  \"tun_up\": %s,\n  \"tun_running\": %s",
+		       r->tun_mtu,
+		       r->tun_flags & CTLMSG_TUN_UP ? "true" : "false",
+		       r->tun_flags & CTLMSG_TUN_RUNNING ? "true" : "false");
+	else
+		printf(",\n  \"tun_mtu\": null,\n  \"tun_up\": null,\n  \"tun_running\": null");
+	printf(",\n  \"tun_handed_over\": %s",
+	       tun && r->tun_handed_over ? "true" : "false");
 	if (r->set_up)
 		printf(",\n  \"listen_port\": %u,\n", r->port);
 	else
 		printf(",\n  \"listen_port\": null,\n");
 	printf("  \"tunnels\": %u,\n", r->n_tunnels);
+	if (r->fw_gen)
+		printf("  \"firewall\": {\"generation\": %u, \"inbound_rules\": %u, \"outbound_rules\": %u},\n",
+		       r->fw_gen, r->fw_rules_in, r->fw_rules_out);
+	else
+		printf("  \"firewall\": null,\n");
+	printf("  \"flows\": {\"capacity\": %llu, \"created\": %llu, \"evicted\": %llu, \"expired\": %llu},\n",
+	       (unsigned long long)r->flows_capacity,
+	       (unsigned long long)r->flows_created,
+	       (unsigned long long)r->flows_evicted,
+	       (unsigned long long)r->flows_expired);
 	printf("  \"interface\": ");
 	put_json_str_or_null(r->interface[0] ? r->interface : NULL);
 	printf(",\n  \"xdp\": ");
@@ -944,6 +1012,139 @@ static int cmd_tunnels(struct conn *k, bool json, struct vl_status *st)
 	return 0;
 }
 
+static const char *proto_name(uint8_t p, char *buf, size_t len)
+{
+	switch (p) {
+	case 1:
+		return "icmp";
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	default:
+		snprintf(buf, len, "%u", p);
+		return buf;
+	}
+}
+
+/* "10.0.0.1:443", or "10.0.0.1 frag" for non-first fragments (no ports). */
+static const char *endpoint(uint32_t ip, uint16_t port, const struct ctlmsg_flow *f,
+			    char *buf, size_t len)
+{
+	char a[INET_ADDRSTRLEN];
+
+	vl_ip4_format(ip, a, sizeof(a));
+	if (f->fragment)
+		snprintf(buf, len, "%s frag", a);
+	else if (f->proto == 1)
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, "%s:%u", a, port);
+	return buf;
+}
+
+static void flow_text(const struct ctlmsg_flow *f)
+{
+	char p[8], l[40], r[40], ib[32], ob[32];
+
+	printf("%-5s %-22s %-22s %8llu %10s %8llu %10s %8.1f %8.0f\n",
+	       proto_name(f->proto, p, sizeof(p)),
+	       endpoint(f->local_ip, f->local_port, f, l, sizeof(l)),
+	       endpoint(f->remote_ip, f->remote_port, f, r, sizeof(r)),
+	       (unsigned long long)f->in_packets,
+	       fmt_bytes(f->in_bytes, ib, sizeof(ib)),
+	       (unsigned long long)f->out_packets,
+	       fmt_bytes(f->out_bytes, ob, sizeof(ob)),
+	       (double)f->idle_ns / NSEC_PER_SEC,
+	       (double)f->expires_ns / NSEC_PER_SEC);
+}
+
+static void flow_json(const struct ctlmsg_flow *f)
+{
+	char p[8], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+	printf("    {\"proto\": \"%s\", \"local_ip\": \"%s\", \"local_port\": %u, "
+	       "\"remote_ip\": \"%s\", \"remote_port\": %u, \"fragment\": %s,\n"
+	       "     \"in_packets\": %llu, \"in_bytes\": %llu, "
+	       "\"out_packets\": %llu, \"out_bytes\": %llu,\n"
+	       "     \"age_ms\": %llu, \"idle_ms\": %llu, \"expires_ms\": %llu, "
+	       "\"rules_generation\": %u}",
+	       proto_name(f->proto, p, sizeof(p)),
+	       vl_ip4_format(f->local_ip, a, sizeof(a)), f->local_port,
+	       vl_ip4_format(f->remote_ip, b, sizeof(b)), f->remote_port,
+	       f->fragment ? "true" : "false",
+	       (unsigned long long)f->in_packets,
+	       (unsigned long long)f->in_bytes,
+	       (unsigned long long)f->out_packets,
+	       (unsigned long long)f->out_bytes,
+	       (unsigned long long)(f->age_ns / 1000000),
+	       (unsigned long long)(f->idle_ns / 1000000),
+	       (unsigned long long)(f->expires_ns / 1000000), f->gen);
+}
+
+/*
+ * The flow table, one line a connection, like `conntrack -L` with
+ * counters. Records are printed as they come: the table may be large, and
+ * a flow is in the answer once however the walk and the traffic interleave.
+ */
+static int cmd_flows(struct conn *k, bool json, struct vl_status *st)
+{
+	struct ctlmsg_flows m = {
+		.hdr = { .version = CTLMSG_VERSION,
+			 .type = CTLMSG_FLOWS,
+			 .len = sizeof(m),
+			 .seq = ++k->seq },
+		.reset = zero_flows,
+	};
+	uint64_t n = 0;
+	int err = send_req(k, &m, sizeof(m), st);
+
+	while (!err) {
+		err = recv_reply(k, CTLMSG_FLOWS_REPLY, 0, st);
+		if (err)
+			break;
+		if (!n && json)
+			printf("{\n  \"flows\": [");
+		else if (!n && in.flows.n)
+			printf("%-5s %-22s %-22s %8s %10s %8s %10s %8s %8s\n",
+			       "proto", "local", "remote", "in pkts", "in",
+			       "out pkts", "out", "idle s", "expire s");
+		for (uint32_t i = 0; i < in.flows.n; i++, n++) {
+			if (json) {
+				printf("%s\n", n ? "," : "");
+				flow_json(&in.flows.flow[i]);
+			} else {
+				flow_text(&in.flows.flow[i]);
+			}
+		}
+		if (!in.flows.last)
+			continue;
+		if (json)
+			printf("%s],\n  \"count\": %llu, \"capacity\": %llu, "
+			       "\"created\": %llu, \"evicted\": %llu, "
+			       "\"expired\": %llu, \"removed\": %llu, "
+			       "\"zeroed\": %s\n}\n",
+			       n ? "\n  " : "", (unsigned long long)n,
+			       (unsigned long long)in.flows.capacity,
+			       (unsigned long long)in.flows.created,
+			       (unsigned long long)in.flows.evicted,
+			       (unsigned long long)in.flows.expired,
+			       (unsigned long long)in.flows.removed,
+			       zero_flows ? "true" : "false");
+		else
+			printf("%s%llu flows of %llu (created %llu, evicted %llu, expired %llu, removed %llu)%s\n",
+			       n ? "\n" : "", (unsigned long long)n,
+			       (unsigned long long)in.flows.capacity,
+			       (unsigned long long)in.flows.created,
+			       (unsigned long long)in.flows.evicted,
+			       (unsigned long long)in.flows.expired,
+			       (unsigned long long)in.flows.removed,
+			       zero_flows ? "; counters zeroed" : "");
+		break;
+	}
+	return err;
+}
+
 /* ---- Command line ---------------------------------------------------------- */
 
 static void usage(FILE *out)
@@ -952,6 +1153,7 @@ static void usage(FILE *out)
 		"Usage of dpctl:\n"
 		"  dpctl [-s SOCKET] [-j] show      backend, workers, queues, per-worker counters, drops\n"
 		"  dpctl [-s SOCKET] [-j] tunnels   peer name, VPN IP, endpoint, indexes, cipher, traffic\n"
+		"  dpctl [-s SOCKET] [-j] [-z] flows   connections: tuple, packets and bytes each way, idle, expiry\n"
 		"Flags may come before or after the command:\n");
 	vl_flags_print_defaults(out, flags, N_FLAGS, &defaults);
 }
@@ -980,6 +1182,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "show", cmd_show },
 		{ "tunnels", cmd_tunnels },
+		{ "flows", cmd_flows },
 	};
 	struct opts o = defaults;
 	struct vl_status st = { "" };
@@ -1022,6 +1225,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	zero_flows = o.zero;
 	err = dpctl_connect(o.socket, &k, &st);
 	if (!err)
 		err = hello(&k, &st);

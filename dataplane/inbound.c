@@ -16,9 +16,8 @@
  * closeTunnel must carry a valid tag. Both only refuse forgeries; a real
  * 1.6.1 peer's messages are unaffected.
  *
- * Still missing here (issue 7): the inbound firewall rules and conntrack.
- * Until then every authenticated packet that passes the anti-spoofing and
- * destination checks is delivered.
+ * Data packets that pass the anti-spoofing and destination checks go
+ * through the filter stage (filter.c: hooks and firewall) last.
  */
 #include "worker.h"
 
@@ -302,6 +301,9 @@ static void data(struct dp_worker *w, struct rx_run *run, struct dp_pkt *p,
 
 	sa = open_msg(w, p, h, &len);
 	if (!sa || !inner_ok(w, sa, ip, len) || !accept_msg(w, run, sa, p, h))
+		return;
+	/* Authentic: the counter is spent even if the filter says no (1.6.1). */
+	if (!dp_filter_in(w, sa, ip, len))
 		return;
 	w->to_tun[w->n_to_tun] = ip;
 	w->to_tun_len[w->n_to_tun++] = len;

@@ -5,10 +5,16 @@
  * (TUN device, listen port, workers) and the tunnels. Everything else
  * happens in ctl.c and on the workers.
  *
+ * Environment: VELA_TUN_FD=3[,4...] hands over open TUN queue fds, one
+ * per worker, which SETUP takes instead of creating the device (as
+ * wireguard-go's WG_TUN_FD; docs/dpctl.md). Read once, here.
+ *
  * Stopping (SIGINT, SIGTERM): the workers stop, TUN and ports close, the
- * socket is removed, exit 0. closeTunnel messages on shutdown are the
- * control plane's business: it sends them (TUNNEL_DEL with send_close)
- * before it stops us.
+ * socket is removed, exit 0. When the TUN device is deleted (or leaves
+ * the network namespace) the same happens on its own, with exit 1, so
+ * that the supervisor starts a new dataplane. closeTunnel messages on
+ * shutdown are the control plane's business: it sends them (TUNNEL_DEL
+ * with send_close) before it stops us.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,7 +146,9 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	cfg = (struct dp_ctl_cfg){ .socket_path = o.socket, .log = dp_log };
+	cfg = (struct dp_ctl_cfg){ .socket_path = o.socket,
+				   .log = dp_log,
+				   .tun_fds = getenv("VELA_TUN_FD") };
 	err = dp_ctl_open(&cfg, &c, &st);
 	if (err) {
 		dp_log(DP_CTL_LOG_ERROR, "Failed to start: %s", st.msg);
@@ -150,7 +159,10 @@ int main(int argc, char **argv)
 	       (int)getpid(), o.socket);
 
 	err = dp_ctl_run(c, &stop);
-	if (err)
+	if (err == -ENODEV)
+		dp_log(DP_CTL_LOG_ERROR,
+		       "Stopping: the TUN device is gone (exit 1)");
+	else if (err)
 		dp_log(DP_CTL_LOG_ERROR, "Control loop failed: %s",
 		       strerror(-err));
 	else

@@ -13,7 +13,11 @@
  * queue in order; what waits longer than setup.pending_timeout_ms is
  * dropped.
  *
- * Still missing here (issue 7): the outbound firewall rules.
+ * Filtering (filter.c): the OUT_PRE hooks before routing, the firewall
+ * and the OUT_POST hooks once the tunnel is known -- for a packet that
+ * waited for its handshake, when it leaves the queue, so the rules see
+ * the peer's certificate. Packets the control plane injected (INJECT_OUT)
+ * skip all three.
  */
 #include "worker.h"
 
@@ -122,7 +126,7 @@ static struct dp_pending_peer *pending_find(struct dp_worker *w,
 
 /* Queues a packet for a peer whose handshake is under way. */
 static void pending_add(struct dp_worker *w, uint32_t vpn_ip,
-			const uint8_t *buf, uint32_t len)
+			const uint8_t *buf, uint32_t len, bool filter)
 {
 	struct dp_pending_peer *q = pending_find(w, vpn_ip, true);
 	uint16_t b;
@@ -146,6 +150,7 @@ static void pending_add(struct dp_worker *w, uint32_t vpn_ip,
 	memcpy(w->pending_bufs[b] + DP_HEADROOM, buf + DP_HEADROOM, len);
 	q->bufs[(q->head + q->n) % DP_PENDING_PER_PEER] = b;
 	q->lens[(q->head + q->n) % DP_PENDING_PER_PEER] = len;
+	q->filter[(q->head + q->n) % DP_PENDING_PER_PEER] = filter;
 	q->n++;
 }
 
@@ -191,10 +196,14 @@ void dp_out_flush_pending(struct dp_worker *w)
 			uint16_t b = q->bufs[q->head];
 			uint8_t *buf = w->pending_bufs[b];
 
-			seal_run(w, sa, &buf, &q->lens[q->head], 1);
+			if (!q->filter[q->head] ||
+			    dp_filter_out(w, sa, buf + DP_HEADROOM,
+					  q->lens[q->head]))
+				seal_run(w, sa, &buf, &q->lens[q->head], 1);
 			/*
 			 * The datagram in to_net points into the buffer:
 			 * it returns to the pool when the next burst begins.
+			 * (A filtered one is free at once, as it goes.)
 			 */
 			w->pending_sent[w->n_pending_sent++] = b;
 			q->head = (q->head + 1) % DP_PENDING_PER_PEER;
@@ -211,7 +220,9 @@ static bool nothing_pending(const struct dp_worker *w)
 	return w->n_pending_free + w->n_pending_sent == DP_PENDING_BUFS;
 }
 
-void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n)
+/* @filter: hooks and firewall apply (false for injected packets). */
+static void out_burst(struct dp_worker *w, uint8_t *const *bufs,
+		      const uint32_t *lens, unsigned int n, bool filter)
 {
 	const struct ctlmsg_setup *s = &w->shared->setup;
 	uint32_t broadcast = s->vpn.ip | ~s->vpn.mask;
@@ -222,7 +233,7 @@ void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n)
 	unsigned int run_n = 0;
 
 	for (unsigned int i = 0; i < n; i++) {
-		uint8_t *buf = w->tx_bufs[i], *ip = buf + DP_HEADROOM;
+		uint8_t *buf = bufs[i], *ip = buf + DP_HEADROOM;
 		uint32_t len = lens[i], dst, vpn_ip;
 		struct dp_sa *sa;
 
@@ -237,6 +248,8 @@ void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n)
 			dp_drop(w, DP_DROP_TOO_BIG);
 			continue;
 		}
+		if (filter && !dp_filter_out_pre(w, ip, len))
+			continue;
 		dst = wire_get_be32(ip + 16);
 		if (dst == s->vpn.ip) {
 			dp_drop(w, DP_DROP_TO_SELF);
@@ -258,9 +271,11 @@ void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n)
 		sa = dp_sa_by_vpn(w->sat, vpn_ip);
 		/* Keep order: nothing overtakes packets already waiting. */
 		if (!sa || (!nothing_pending(w) && pending_find(w, vpn_ip, false))) {
-			pending_add(w, vpn_ip, buf, len);
+			pending_add(w, vpn_ip, buf, len, filter);
 			continue;
 		}
+		if (filter && !dp_filter_out(w, sa, ip, len))
+			continue;
 		if (sa != run_sa && run_n) {
 			seal_run(w, run_sa, run_bufs, run_lens, run_n);
 			run_n = 0;
@@ -271,4 +286,15 @@ void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n)
 	}
 	if (run_n)
 		seal_run(w, run_sa, run_bufs, run_lens, run_n);
+}
+
+void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n)
+{
+	out_burst(w, w->tx_bufs, lens, n, true);
+}
+
+void dp_out_inject(struct dp_worker *w, uint8_t *const *bufs,
+		   const uint32_t *lens, unsigned int n)
+{
+	out_burst(w, bufs, lens, n, false);
 }

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "fw.h"
 #include "status.h"
 
 int dp_sa_new(const struct ctlmsg_tunnel_add *m, struct dp_sa **out,
@@ -76,6 +77,7 @@ void dp_sa_free(struct dp_sa *sa)
 	if (!sa)
 		return;
 	free(atomic_load_explicit(&sa->remote, memory_order_relaxed));
+	dp_fw_peer_free(atomic_load_explicit(&sa->fw, memory_order_relaxed));
 	vl_aead_key_wipe(&sa->send_key);
 	vl_aead_key_wipe(&sa->recv_key);
 	pthread_spin_destroy(&sa->replay_lock);

@@ -34,6 +34,7 @@
 #include "ctlmsg.h"
 #include "replay.h"
 
+struct dp_fw_peer;
 struct vl_status;
 
 struct dp_sa {
@@ -58,6 +59,12 @@ struct dp_sa {
 	struct dp_replay replay;
 
 	_Atomic(struct sockaddr_in6 *) remote; /* NULL: not known yet */
+	/*
+	 * The firewall rules as they apply to this peer (fw.h); NULL until
+	 * the first FIREWALL (nothing passes then). Swapped on a reload, the
+	 * old one retired like an address; the SA owns the one it holds.
+	 */
+	_Atomic(struct dp_fw_peer *) fw;
 
 	/* One cache line for the counters (the specifier binds per declarator). */
 	_Alignas(64) _Atomic uint64_t rx_packets;

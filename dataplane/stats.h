@@ -36,7 +36,11 @@
 	X(LEASE, "send counters exhausted, waiting for a lease")             \
 	X(NO_REMOTE, "tunnel has no underlay address")                       \
 	X(TOO_BIG, "packet larger than the buffers")                         \
-	X(TX, "NIC queue refused the datagram")
+	X(TX, "NIC queue refused the datagram")                              \
+	X(HOOK, "dropped by a filter hook (hooks.h)")                        \
+	X(NO_RULES, "no firewall rules loaded for the tunnel yet")           \
+	X(FIREWALL_IN, "inbound packet not allowed by firewall.inbound")     \
+	X(FIREWALL_OUT, "outbound packet not allowed by firewall.outbound")
 
 enum dp_drop {
 #define DP_DROP_ENUM(name, text) DP_DROP_##name,
@@ -58,6 +62,8 @@ struct dp_counters {
 	uint64_t punted;         /* handed to the control plane */
 	uint64_t test_replies;   /* answered test requests */
 	uint64_t recv_errors;    /* recv_error datagrams sent */
+	/* Control-plane injects: written to the TUN, sent into the overlay. */
+	uint64_t injected_tun, injected_out;
 	/*
 	 * TUN offloads (0 without): frames read, of which GSO super-packets,
 	 * and the segments those became; writev() calls, of which

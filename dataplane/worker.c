@@ -239,28 +239,55 @@ static void inject_sa(struct dp_worker *w, struct dp_inject *m)
 	atomic_store_explicit(&sa->last_tx_ns, w->now_ns, memory_order_relaxed);
 }
 
-/* Injects into to_net; the slots stay held until after the send. */
+/*
+ * Injects, after the inbound burst went to the TUN: datagrams into
+ * to_net, TUN packets written at once (to_tun is free again), outbound
+ * packets through the outbound stage. Each takes at most one to_net entry,
+ * so the budget is what inbound left of the first DP_BURST_MAX. The slots
+ * stay held until after the send.
+ */
 static void take_injects(struct dp_worker_loop *l)
 {
 	struct dp_worker *w = &l->w;
+	uint8_t *out_bufs[DP_BURST_MAX];
+	uint32_t out_lens[DP_BURST_MAX];
+	unsigned int n_out = 0;
 	uint32_t pos, n;
 
 	l->n_injects = 0;
 	if (!l->injects || w->n_to_net >= DP_BURST_MAX)
 		return;
 	n = dp_ring_peek(l->injects, DP_BURST_MAX - w->n_to_net, &pos);
+	w->n_to_tun = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		struct dp_inject *m = dp_ring_rec(l->injects, pos + k);
 
-		if (m->kind == CTLMSG_INJECT_SA)
+		switch (m->kind) {
+		case CTLMSG_INJECT_SA:
 			inject_sa(w, m);
-		else
+			break;
+		case CTLMSG_INJECT_TUN:
+			w->to_tun[w->n_to_tun] = m->buf + DP_HEADROOM;
+			w->to_tun_len[w->n_to_tun++] = m->len;
+			w->stats.injected_tun++;
+			break;
+		case CTLMSG_INJECT_OUT:
+			out_bufs[n_out] = m->buf;
+			out_lens[n_out++] = m->len;
+			w->stats.injected_out++;
+			break;
+		default:
 			w->to_net[w->n_to_net++] = (struct dp_pkt){
 				.data = m->buf + DP_HEADROOM,
 				.len = m->len,
 				.addr = m->to,
 			};
+			break;
+		}
 	}
+	to_tun(l);
+	if (n_out)
+		dp_out_inject(w, out_bufs, out_lens, n_out);
 	l->n_injects = n;
 }
 

@@ -17,12 +17,14 @@
 #include <stdint.h>
 
 #include "ctlmsg.h"
+#include "hooks.h"
 #include "port.h"
 #include "qsbr.h"
 #include "sa.h"
 #include "stats.h"
 #include "tun_mq.h"
 
+struct dp_flow_table;
 struct dp_nh_table;
 struct dp_ring;
 
@@ -45,6 +47,8 @@ struct dp_shared {
 	/* xsk: next hops (nexthop.h); NULL until the first table. */
 	_Atomic(struct dp_nh_table *) nh_table;
 	struct dp_qsbr qsbr;
+	struct dp_hooks hooks;                  /* immutable while workers run */
+	struct dp_flow_table *flows;            /* made at SETUP; NULL before */
 };
 
 /* Packets for one peer waiting for its handshake, oldest first. */
@@ -54,6 +58,7 @@ struct dp_pending_peer {
 	uint64_t since_ns;        /* when the first packet was queued */
 	uint16_t bufs[DP_PENDING_PER_PEER];
 	uint32_t lens[DP_PENDING_PER_PEER];
+	bool filter[DP_PENDING_PER_PEER]; /* false: injected, skips filters */
 };
 
 struct dp_worker {
@@ -137,6 +142,27 @@ void dp_in_burst(struct dp_worker *w, struct dp_pkt *pkts, unsigned int n);
  * to_net; packets for peers without a tunnel wait in the pending queue.
  */
 void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n);
+
+/*
+ * dp_out_burst for packets the control plane injected (INJECT_OUT), at
+ * bufs[i] + DP_HEADROOM, with room for the tag after them: routed and
+ * sealed like the rest, but past the hooks and the firewall.
+ */
+void dp_out_inject(struct dp_worker *w, uint8_t *const *bufs,
+		   const uint32_t *lens, unsigned int n);
+
+/*
+ * The filter stage (filter.c): hooks.h's hook points around the firewall.
+ * Each returns true when the packet goes on, and counts a drop otherwise.
+ * dp_filter_in: an inbound packet from @sa's peer, after anti-spoofing;
+ * dp_filter_out_pre: an outbound packet before routing; dp_filter_out: an
+ * outbound packet for @sa's peer, before sealing.
+ */
+bool dp_filter_in(struct dp_worker *w, const struct dp_sa *sa, uint8_t *ip,
+		  uint32_t len);
+bool dp_filter_out_pre(struct dp_worker *w, uint8_t *ip, uint32_t len);
+bool dp_filter_out(struct dp_worker *w, const struct dp_sa *sa, uint8_t *ip,
+		   uint32_t len);
 
 /*
  * Sends what waits for peers whose tunnel has appeared since the last call

@@ -86,6 +86,9 @@ pki: {ca: $PKI/ca.crt, cert: $PKI/laptop.crt, key: $PKI/laptop.key}
 static_host_map: {"10.42.0.1": ["172.29.$N.2:4242"]}
 listen: {host: 0.0.0.0, port: 4242}
 tun: {dev: vela0}
+firewall:
+  outbound: [{port: any, proto: any, host: any}]
+  inbound: [{port: any, proto: icmp, host: any}]
 dataplane: {backend: udp, workers: 2, mode: event, socket: $WORK/vela.sock}
 YML
 cat >"$WORK/nebula.yml" <<YML

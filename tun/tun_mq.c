@@ -43,10 +43,13 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <linux/ethtool.h>
 #include <linux/if_tun.h>
+#include <linux/kcmp.h>
 #include <linux/sockios.h>
 
 #include "netlink.h"
@@ -146,15 +149,16 @@ static int open_error(int err, const char *name, unsigned int q,
 		return vl_status_set(
 			st, err,
 			"tun %s: no " TUN_PATH
-			": load the tun module (modprobe tun) or give the container the device (--device " TUN_PATH
+			" (%s): load the tun module (modprobe tun), create the node (mknod -m 0666 " TUN_PATH
+			" c 10 200), or give the container the device (--device " TUN_PATH
 			")",
-			shown(name));
+			shown(name), strerror(-err));
 	case EACCES:
 	case EPERM:
 		return vl_status_set(
 			st, err,
 			"tun %s: cannot open " TUN_PATH
-			" (%s): needs CAP_NET_ADMIN and read-write access to the device node",
+			" (%s): needs read-write access to the device node (mode 0666, or run as root; check the container's device cgroup), and CAP_NET_ADMIN to create the device",
 			shown(name), strerror(-err));
 	case EMFILE:
 	case ENFILE:
@@ -168,16 +172,45 @@ static int open_error(int err, const char *name, unsigned int q,
 	}
 }
 
-static int setiff_error(int err, const char *name, unsigned int q,
+/* "a character device 1:3", for a /dev/net/tun that is not the TUN node. */
+static void node_str(int fd, char *out, size_t size)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb))
+		snprintf(out, size, "unknown (fstat: %s)", strerror(errno));
+	else if (S_ISCHR(sb.st_mode))
+		snprintf(out, size, "the character device %u:%u",
+			 major(sb.st_rdev), minor(sb.st_rdev));
+	else
+		snprintf(out, size, "%s",
+			 S_ISREG(sb.st_mode) ? "a regular file" :
+			 S_ISBLK(sb.st_mode) ? "a block device" :
+					       "not a device");
+}
+
+static int setiff_error(int err, int fd, const char *name, unsigned int q,
 			unsigned int n_queues, struct vl_status *st)
 {
+	char node[64];
+
 	switch (-err) {
 	case EPERM:
 	case EACCES:
 		return vl_status_set(
 			st, err,
-			"tun %s: not permitted to create or attach it: needs CAP_NET_ADMIN (run as root or grant the capability), or a persistent device owned by this user or group",
-			shown(name));
+			"tun %s: not permitted to create or attach it (%s): needs CAP_NET_ADMIN (run as root, systemd AmbientCapabilities=CAP_NET_ADMIN, docker --cap-add NET_ADMIN), or a persistent device owned by this user or group",
+			shown(name), strerror(-err));
+	case ENOTTY:
+		/* /dev/null bind-mounted over it, or a stray regular file. */
+		node_str(fd, node, sizeof(node));
+		return vl_status_set(
+			st, err,
+			"tun %s: " TUN_PATH
+			" is not the TUN/TAP device (TUNSETIFF: %s; it is %s, not 10:200): recreate it (mknod -m 0666 " TUN_PATH
+			" c 10 200) or pass the real one (--device " TUN_PATH
+			")",
+			shown(name), strerror(-err), node);
 	case EBUSY:
 		return vl_status_set(
 			st, err,
@@ -242,7 +275,7 @@ static int open_queues(struct tun_dev *t, const char *name,
 		t->fds[q] = fd;
 		err = set_iff(fd, &ifr, t->name, q == 0 && !exists, vnet);
 		if (err) {
-			err = setiff_error(err, t->name, q, n_queues, st);
+			err = setiff_error(err, fd, t->name, q, n_queues, st);
 			goto close_queues;
 		}
 		if (q == 0)
@@ -739,7 +772,12 @@ static int check_netns(const struct tun_dev *t, int fd, struct vl_status *st)
 	return 0;
 }
 
-int tun_open_from_fd(struct tun_dev *t, int fd, struct vl_status *st)
+/*
+ * tun_open_from_fd() proper; also hands back the fd's TUNGETIFF flags in
+ * @iff_flags, for tun_open_from_fds().
+ */
+static int take_fd(struct tun_dev *t, int fd, unsigned int *iff_flags,
+		   struct vl_status *st)
 {
 	struct tun_nl_conn nl;
 	struct tun_nl_link link;
@@ -760,8 +798,10 @@ int tun_open_from_fd(struct tun_dev *t, int fd, struct vl_status *st)
 			st, err, "fd %d is not a TUN device: %s", fd,
 			err == -EBADFD ?
 				"/dev/net/tun not attached to a device (no TUNSETIFF, or a detached queue)" :
-				strerror(-err));
+			err == -EBADF ? "not an open file descriptor" :
+					strerror(-err));
 	}
+	*iff_flags = (unsigned int)(ifr.ifr_flags & 0xffff);
 	memcpy(t->name, ifr.ifr_name, sizeof(t->name) - 1);
 	if (ifr.ifr_flags & IFF_TAP)
 		return vl_status_set(
@@ -815,6 +855,8 @@ int tun_open_from_fd(struct tun_dev *t, int fd, struct vl_status *st)
 	}
 	t->fds[0] = fd;
 	t->n_queues = 1;
+	t->dev_queues =
+		link.tun_info ? link.tun_queues + link.tun_disabled_queues : 0;
 	return 0;
 
 fail:
@@ -824,6 +866,141 @@ fail:
 	t->uso = false;
 	t->offloads = 0;
 	t->gso_max_segs = 0;
+	return err;
+}
+
+int tun_open_from_fd(struct tun_dev *t, int fd, struct vl_status *st)
+{
+	unsigned int flags;
+
+	return take_fd(t, fd, &flags, st);
+}
+
+/* Whether @a and @b are one open file (dup); false where kcmp is refused. */
+static bool same_file(int a, int b)
+{
+#ifdef SYS_kcmp
+	pid_t pid = getpid();
+
+	return syscall(SYS_kcmp, pid, pid, KCMP_FILE, a, b) == 0;
+#else
+	(void)a;
+	(void)b;
+	return false;
+#endif
+}
+
+/*
+ * A vnet device's gso_max_segs as handed over is usually the kernel's
+ * 65535: frames of more segments than a reader has buffers would be
+ * dropped whole, so it is lowered to what tun_open_opts() would set.
+ */
+static void cap_gso_segs(struct tun_dev *t)
+{
+	struct vl_status nst = { "" };
+	struct tun_nl_conn nl;
+	char f[64], why[96] = "";
+	int err;
+
+	if (t->gso_max_segs && t->gso_max_segs <= TUN_GSO_SEGS_DEFAULT)
+		return;
+	err = tun_nl_open(&nl, &nst);
+	if (!err) {
+		err = tun_nl_link_set_gso_segs(&nl, t->ifindex,
+					       TUN_GSO_SEGS_DEFAULT, &nst);
+		tun_nl_close(&nl);
+	}
+	if (err)
+		snprintf(why, sizeof(why),
+			 " (left: lowering it to %d failed: %.48s)",
+			 TUN_GSO_SEGS_DEFAULT, nst.msg);
+	else
+		t->gso_max_segs = TUN_GSO_SEGS_DEFAULT;
+	features_str(t->offloads, f, sizeof(f));
+	snprintf(
+		t->offload_msg, sizeof(t->offload_msg),
+		"on (as handed over): vnet header %d bytes, %s, gso_max_segs %u%s",
+		TUN_VNET_HDR_LEN, t->offloads ? f : "no features",
+		t->gso_max_segs, why);
+}
+
+int tun_open_from_fds(struct tun_dev *t, const int *fds, unsigned int n,
+		      struct vl_status *st)
+{
+	struct tun_dev one;
+	unsigned int q, k, flags, flags0 = 0;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	for (q = 0; q < TUN_QUEUES_MAX; q++)
+		t->fds[q] = -1;
+	if (n == 0 || n > TUN_QUEUES_MAX)
+		return vl_status_set(st, -EINVAL,
+				     "%u queue fds handed over, give 1 to %d",
+				     n, TUN_QUEUES_MAX);
+	for (q = 0; q < n; q++) {
+		for (k = 0; k < q; k++) {
+			if (fds[k] == fds[q]) {
+				err = vl_status_set(
+					st, -EINVAL,
+					"fd %d is handed over twice: give one fd per queue",
+					fds[q]);
+				goto give_back;
+			}
+			if (same_file(fds[k], fds[q])) {
+				err = vl_status_set(
+					st, -EINVAL,
+					"fds %d and %d are one queue (dups of one open file): open /dev/net/tun once per queue, with IFF_MULTI_QUEUE",
+					fds[k], fds[q]);
+				goto give_back;
+			}
+		}
+		err = take_fd(&one, fds[q], &flags, st);
+		if (err)
+			goto give_back;
+		if (q == 0) {
+			*t = one;
+			flags0 = flags;
+			if (n > 1 && !(flags & IFF_MULTI_QUEUE)) {
+				err = vl_status_set(
+					st, -EINVAL,
+					"tun %s: %u fds handed over for a single-queue device (no IFF_MULTI_QUEUE): hand over one fd, or open every queue with IFF_MULTI_QUEUE",
+					t->name, n);
+				goto give_back;
+			}
+			continue;
+		}
+		/* @one's fd is fds[q]: still the caller's if we refuse it. */
+		if (one.ifindex != t->ifindex) {
+			err = vl_status_set(
+				st, -EXDEV,
+				"fd %d is a queue of tun %s, fd %d of tun %s: hand over the queues of one device",
+				fds[q], one.name, fds[0], t->name);
+			goto give_back;
+		}
+		if (one.vnet != t->vnet ||
+		    (flags ^ flags0) & (IFF_VNET_HDR | IFF_MULTI_QUEUE)) {
+			err = vl_status_set(
+				st, -EINVAL,
+				"tun %s: fd %d and fd %d differ in offload mode (IFF_VNET_HDR %s vs %s): open every queue with the same flags",
+				t->name, fds[0], fds[q],
+				flags0 & IFF_VNET_HDR ? "on" : "off",
+				flags & IFF_VNET_HDR ? "on" : "off");
+			goto give_back;
+		}
+		t->fds[q] = fds[q];
+		t->n_queues = q + 1;
+		t->dev_queues = one.dev_queues;
+	}
+	if (t->vnet)
+		cap_gso_segs(t);
+	return 0;
+
+give_back:
+	/* The caller's fds again: forget them, close none. */
+	for (q = 0; q < TUN_QUEUES_MAX; q++)
+		t->fds[q] = -1;
+	tun_close(t);
 	return err;
 }
 

@@ -43,6 +43,13 @@ struct tun_dev {
 	unsigned int offloads; /* TUN_F_* in force */
 	uint32_t gso_max_segs; /* the device's IFLA_GSO_MAX_SEGS, as set */
 	char offload_msg[160]; /* one line for the log: what is on, or why not */
+	/*
+	 * tun_open_from_fd(s): the queues the device has attached, ours and
+	 * anyone else's (0: not reported, before Linux 4.15). More than
+	 * n_queues means another process holds a queue, and the kernel
+	 * steers some flows to it.
+	 */
+	unsigned int dev_queues;
 };
 
 struct tun_opts {
@@ -87,6 +94,26 @@ int tun_open_opts(struct tun_dev *t, const char *name, unsigned int n_queues,
  * the caller's and @t holds no fd.
  */
 int tun_open_from_fd(struct tun_dev *t, int fd, struct vl_status *st);
+
+/*
+ * tun_open_from_fd() for @n queue fds of one device, one per worker,
+ * taken in order as queues 0..n-1 (wireguard-go's WG_TUN_FD, for several
+ * queues). Each is checked as there; besides, all must belong to the same
+ * device (-EXDEV otherwise) with the same offload mode, none may be given
+ * twice or be a dup of another (the same queue: kcmp(2) tells, where
+ * allowed), and more than one needs a device with IFF_MULTI_QUEUE.
+ *
+ * The one change made to the device: with IFF_VNET_HDR, a gso_max_segs
+ * above TUN_GSO_SEGS_DEFAULT (the kernel's default is 65535) is lowered
+ * to it, since the vnet readers split a frame into at most that many
+ * packets; if the kernel refuses, offload_msg says so.
+ *
+ * Ownership: on success @t owns all @n fds; on failure none is closed and
+ * all are the caller's again (those already checked are O_NONBLOCK and
+ * FD_CLOEXEC by then).
+ */
+int tun_open_from_fds(struct tun_dev *t, const int *fds, unsigned int n,
+		      struct vl_status *st);
 
 /* Address (host order) with its prefix, MTU, txqueuelen, then link up. */
 int tun_configure(struct tun_dev *t, uint32_t addr, uint32_t mask, int mtu,

@@ -121,7 +121,42 @@ test_close() {
 	in_a "$DP_PEER" dump -sock "$SOCK" -none
 }
 
-TESTS="test_inbound test_outbound test_test_reply test_recv_error test_punt test_dump test_close"
+# The control plane's injects: a packet written to the TUN as if it came
+# from B, and one sent into the tunnel as if read from the TUN.
+test_inject_tun() {
+	local got
+	rm -f "$TMP/listening"
+	in_a python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("'"$VPN_A"'", 5001))
+open(sys.argv[1], "w").close()
+s.settimeout(5)
+data, peer = s.recvfrom(2048)
+print(data.decode(), peer[0])
+' "$TMP/listening" >"$TMP/inject.out" &
+	local listener=$!
+	wait_file "$TMP/listening"
+	in_a "$DP_PEER" inject -sock "$SOCK" -into tun -src "$VPN_B" \
+		-dst "$VPN_A" -dport 5001 -payload "injected in"
+	wait "$listener"
+	got=$(cat "$TMP/inject.out")
+	echo "listener got: $got"
+	[ "$got" = "injected in $VPN_B" ]
+}
+
+test_inject_out() {
+	rm -f "$TMP/ready"
+	in_b "$DP_PEER" recv -bind "$UNDER_B:$PORT" -ready "$TMP/ready" \
+		-expect data -dst "$VPN_B" -dport 6001 -payload "injected out" &
+	local receiver=$!
+	wait_file "$TMP/ready"
+	in_a "$DP_PEER" inject -sock "$SOCK" -into out -src "$VPN_A" \
+		-dst "$VPN_B" -dport 6001 -payload "injected out"
+	wait "$receiver"
+}
+
+TESTS="test_inbound test_outbound test_test_reply test_recv_error test_punt test_dump test_inject_tun test_inject_out test_close"
 
 setup_net
 for workers in 1 2; do

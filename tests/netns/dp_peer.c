@@ -5,7 +5,8 @@
  * As vela-control (over the control socket):
  *   setup  -sock S -workers N -listen IP:PORT -vpn IP/BITS [-mode event]
  *          SETUP; checks SETUP_DONE, that the same SETUP again gets the
- *          same answer and that a different one is refused; prints
+ *          same answer and that a different one is refused; FIREWALL
+ *          allowing everything (the generation must be 1); prints
  *          "tun=NAME port=N workers=N".
  *   add    -sock S -peer-vpn IP -remote IP:PORT [-cert FILE]   TUNNEL_ADD
  *          (fixed keys, indexes, counter 2, lease 1<<24; FILE: the peer
@@ -15,6 +16,9 @@
  *   del    -sock S     TUNNEL_DEL with send_close; DUMP shows nothing.
  *   punt   -sock S -ready FILE   waits for one PUNT (handshake) and checks
  *          its length convention.
+ *   inject -sock S -into tun|out -src IP -dst IP -dport N -payload S
+ *          INJECT_TUN or INJECT_OUT of a UDP packet src:7000 -> dst:dport,
+ *          then STATS: an ERROR instead fails.
  *
  * As the Nebula peer (UDP, in the other namespace), with the same keys:
  *   send-data -bind IP:PORT -to IP:PORT -src IP -dst IP -dport N -payload S
@@ -47,6 +51,7 @@
 
 #include "aead.h"
 #include "ctlmsg.h"
+#include "fw_any.h"
 #include "wire.h"
 
 #define IDX_A 0x0a0a0001u /* the dataplane's index: in our headers to it */
@@ -60,7 +65,7 @@ static const uint8_t key_ba[32] = { 0x22, 0x22, 0x22, 0x22, 0xba };
 
 struct args {
 	const char *sock, *listen, *vpn, *mode, *peer_vpn, *remote, *bind, *to,
-		*src, *dst, *payload, *ready, *expect, *cert;
+		*src, *dst, *payload, *ready, *expect, *cert, *into;
 	unsigned int workers, dport, rx, tx, timeout, count, counter;
 	bool none;
 };
@@ -74,6 +79,8 @@ static union {
 	struct ctlmsg_tunnel_del del;
 	struct ctlmsg_dump_tunnel dump;
 	struct ctlmsg_punt punt;
+	struct ctlmsg_inject_ip inject;
+	struct ctlmsg_stats_reply stats;
 	struct ctlmsg_error error;
 	uint8_t raw[CTLMSG_MAX];
 } in, out;
@@ -247,6 +254,7 @@ static void build_setup(const struct args *a, struct ctlmsg_setup *s)
 	s->tx_queue = 500;
 	s->send_recv_error = CTLMSG_RECV_ERROR_ALWAYS;
 	s->pending_timeout_ms = 3000;
+	s->flows_max = 4096;
 	s->vpn.ip = ip4(vpn);
 	s->vpn.mask = bits == 32 ? 0xffffffffu : ~(0xffffffffu >> bits);
 	s->n_local_nets = 1;
@@ -285,6 +293,25 @@ static int cmd_setup(const struct args *a)
 	if (in.error.err != -EBUSY || in.error.type != CTLMSG_SETUP)
 		die("different SETUP: ERROR %d for type %u", in.error.err,
 		    in.error.type);
+	/* Rules that let everything through, as vela-control sends next. */
+	fw_any_build(&out, ++seq);
+	ctl_send(fd, FW_ANY_LEN);
+	memset(&out.hdr, 0, sizeof(out.hdr));
+	hdr(&out.hdr, CTLMSG_STATS, sizeof(out.hdr));
+	ctl_send(fd, sizeof(out.hdr));
+	for (;;) {
+		ctl_recv(fd, a->timeout);
+		if (in.hdr.type == CTLMSG_ERROR)
+			die("FIREWALL refused: ERROR %d: %s", in.error.err,
+			    in.error.msg);
+		if (in.hdr.type == CTLMSG_STATS_REPLY)
+			break;
+	}
+	if (in.stats.fw_gen != 1 || in.stats.fw_rules_in != 1 ||
+	    in.stats.fw_rules_out != 1)
+		die("firewall not in force: generation %u, rules %u/%u",
+		    in.stats.fw_gen, in.stats.fw_rules_in,
+		    in.stats.fw_rules_out);
 	printf("tun=%s port=%u workers=%u\n", first.tun_dev, first.port,
 	       first.workers);
 	close(fd);
@@ -355,6 +382,7 @@ static int cmd_add(const struct args *a)
 	out.add.peer_nets[0] = (struct ctlmsg_net){ vpn, 0xffffffff };
 	if (a->cert)
 		out.add.cert_len = read_cert(a->cert, out.add.cert);
+	fw_any_peer(&out.add.fw_peer, "dp_peer");
 	ctl_send(fd, sizeof(out.add));
 	/* Success is silent: the DUMP after it shows the tunnel. */
 	if (dump(fd, a, &t) != 1 || t.tunnel.local_index != IDX_A ||
@@ -709,6 +737,44 @@ static int cmd_handshake(const struct args *a)
 	return 0;
 }
 
+static int cmd_inject(const struct args *a)
+{
+	int fd = ctl_connect(a, CTLMSG_ROLE_CONTROL);
+	uint16_t type;
+	size_t len;
+
+	if (!a->into || !a->src || !a->dst)
+		die("inject needs -into tun|out, -src and -dst");
+	if (!strcmp(a->into, "tun"))
+		type = CTLMSG_INJECT_TUN;
+	else if (!strcmp(a->into, "out"))
+		type = CTLMSG_INJECT_OUT;
+	else
+		die("-into %s: want tun or out", a->into);
+	memset(&out.inject, 0, offsetof(struct ctlmsg_inject_ip, data));
+	out.inject.len = (uint32_t)build_udp(out.inject.data, ip4(a->src),
+					     ip4(a->dst), (uint16_t)a->dport,
+					     a->payload ? a->payload : "");
+	len = offsetof(struct ctlmsg_inject_ip, data) + out.inject.len;
+	hdr(&out.hdr, type, len);
+	ctl_send(fd, len);
+	/* Injects are answered only when refused: STATS shows it was not. */
+	memset(&out.hdr, 0, sizeof(out.hdr));
+	hdr(&out.hdr, CTLMSG_STATS, sizeof(out.hdr));
+	ctl_send(fd, sizeof(out.hdr));
+	for (;;) {
+		ctl_recv(fd, a->timeout);
+		if (in.hdr.type == CTLMSG_ERROR)
+			die("inject refused: ERROR %d: %s", in.error.err,
+			    in.error.msg);
+		if (in.hdr.type == CTLMSG_STATS_REPLY)
+			break;
+	}
+	printf("injected %u bytes into %s\n", out.inject.len, a->into);
+	close(fd);
+	return 0;
+}
+
 /* ---- Arguments ---------------------------------------------------------- */
 
 static void parse(int argc, char **argv, struct args *a)
@@ -732,6 +798,7 @@ static void parse(int argc, char **argv, struct args *a)
 		{ "ready", offsetof(struct args, ready), false },
 		{ "expect", offsetof(struct args, expect), false },
 		{ "cert", offsetof(struct args, cert), false },
+		{ "into", offsetof(struct args, into), false },
 		{ "count", offsetof(struct args, count), true },
 		{ "counter", offsetof(struct args, counter), true },
 		{ "workers", offsetof(struct args, workers), true },
@@ -781,7 +848,7 @@ int main(int argc, char **argv)
 		{ "punt", cmd_punt },	    { "send-data", cmd_send_data },
 		{ "recv", cmd_recv },	    { "test", cmd_test },
 		{ "unknown", cmd_unknown }, { "handshake", cmd_handshake },
-		{ "bad-tag", cmd_bad_tag },
+		{ "bad-tag", cmd_bad_tag }, { "inject", cmd_inject },
 	};
 	struct args a = { .workers = 1, .timeout = 5 };
 

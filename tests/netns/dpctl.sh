@@ -42,6 +42,7 @@ dp_names dpctl vc 78
 export BACKEND=${BACKEND:-udp}
 export DP_BACKEND=$BACKEND DP_INTERFACE=$VETH_A
 N=20 # data packets from the peer
+SPOOFED=10.78.0.99 # in the VPN network, not in the peer's certificate
 PAYLOAD=dpctl-test
 PEER_NAME=dpctl-peer
 TUN=
@@ -154,9 +155,13 @@ print(n)
 	echo "listener got $got of $N"
 	[ "$got" = "$N" ]
 
-	# One forgery on the tunnel, one packet for no tunnel (recv_error back).
+	# One forgery on the tunnel, one packet for no tunnel (recv_error back),
+	# one authentic packet whose inner source is not the peer's.
 	in_b "$DP_PEER" bad-tag -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT"
 	in_b "$DP_PEER" unknown -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT"
+	in_b "$DP_PEER" send-data -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT" \
+		-src "$SPOOFED" -dst "$VPN_A" -dport 5000 -payload spoofed \
+		-counter 500
 
 	# One packet from A through the tunnel.
 	rm -f "$TMP/ready"
@@ -213,9 +218,10 @@ def check(show, tunnels):
         assert tot[k] == sum(w[k] for w in show["per_worker"]), k
     assert [w["worker"] for w in show["per_worker"]] == [0, 1]
     # In: N data, 1 bad tag, 1 unknown index.
-    assert tot["rx_packets"] >= n + 2, tot
+    assert tot["rx_packets"] >= n + 3, tot
     assert tot["drops"]["bad_tag"] == 1, tot["drops"]
     assert tot["drops"]["no_tunnel"] == 1, tot["drops"]
+    assert tot["drops"]["spoofed"] == 1, tot["drops"]
     assert tot["dropped"] == sum(tot["drops"].values()), tot
     assert tot["tun_tx_packets"] == n, tot
     # Out: the recv_error and A's one packet through the tunnel.
@@ -237,11 +243,25 @@ def check(show, tunnels):
     assert t["last_rx_ms_ago"] is not None, t
     assert 0 <= t["last_rx_ms_ago"] < 60000, t
     assert t["last_tx_ms_ago"] is not None, t
-    # Counters: 2 installed, one sent; the window's top is the last data.
+    # Counters: 2 installed, one sent; the window's top is the last data
+    # (the spoofed packet was refused before it could move it).
     assert t["send_counter"] == 3 and t["recv_max"] == 3 + n - 1, t
+
+    # The flow table: B's N datagrams to A:5000 and A's one to B:6000,
+    # each a connection with its counters, local side first.
+    fl = {(f["proto"], f["local_port"], f["remote_port"]): f
+          for f in flows["flows"]}
+    f = fl[("udp", 5000, 7000)]
+    assert f["local_ip"] != vpn_b and f["remote_ip"] == vpn_b, f
+    assert f["in_packets"] == n and f["out_packets"] == 0, f
+    assert f["in_bytes"] == n * (28 + len(payload)), f
+    out = [f for k, f in fl.items() if k[0] == "udp" and k[2] == 6000]
+    assert len(out) == 1 and out[0]["out_packets"] == 1, fl
+    assert flows["count"] == len(flows["flows"]) == 2, flows
 
 for attempt in range(50):
     show, tunnels = run("show", "-j"), run("-j", "tunnels")
+    flows = run("flows", "-j")
     try:
         check(show, tunnels)
         break
@@ -249,6 +269,7 @@ for attempt in range(50):
         if attempt == 49:
             print(json.dumps(show, indent=1))
             print(json.dumps(tunnels, indent=1))
+            print(json.dumps(flows, indent=1))
             raise
         time.sleep(0.1)
 print("json: %d in, drops bad_tag=1 no_tunnel=1, tunnel %s rx %d tx %d" %

@@ -33,6 +33,9 @@ pki: {ca: $WORK/ca.crt, cert: $WORK/vela-a.crt, key: $WORK/vela-a.key}
 static_host_map: {"10.43.0.2": ["172.30.$N.2:4242"]}
 listen: {host: 0.0.0.0, port: 4242}
 tun: {dev: vela-a}
+firewall:
+  outbound: [{port: any, proto: any, host: any}]
+  inbound: [{port: any, proto: any, host: any}]
 dataplane: {backend: $BACKEND, interface: $VA, workers: 1, mode: event, socket: $WORK/vela.sock}
 YML
 cat >b.yml <<YML

@@ -36,6 +36,7 @@
 
 #include "aead.h"
 #include "ctl.h"
+#include "fw_any.h"
 #include "status.h"
 #include "wire.h"
 
@@ -91,6 +92,7 @@ static void fill_setup(struct ctlmsg_setup *m)
 	m->tx_queue = 500;
 	m->send_recv_error = CTLMSG_RECV_ERROR_ALWAYS;
 	m->pending_timeout_ms = 1000;
+	m->flows_max = 4096;
 	m->vpn = (struct ctlmsg_net){ VPN_A, 0xffffff00 };
 	m->n_local_nets = 1;
 	m->local_nets[0] = (struct ctlmsg_net){ VPN_A, 0xffffffff };
@@ -116,6 +118,7 @@ static void fill_tunnel(struct ctlmsg_tunnel_add *m, uint32_t index,
 	m->peer_nets[0] = (struct ctlmsg_net){ VPN_B, 0xffffffff };
 	m->cert_len = 3;
 	memcpy(m->cert, "crt", 3);
+	fw_any_peer(&m->fw_peer, "host-b");
 }
 
 /* A valid message of @type in msgbuf(); returns its length. */
@@ -182,6 +185,21 @@ static size_t build(uint16_t type)
 		m->len = 10;
 		return len;
 	}
+	case CTLMSG_INJECT_TUN:
+	case CTLMSG_INJECT_OUT: {
+		struct ctlmsg_inject_ip *m = (void *)b;
+		size_t len = offsetof(struct ctlmsg_inject_ip, data) + 28;
+
+		hdr(m, type, len);
+		m->len = 28;
+		/* IPv4/ICMP echo, 10.1.0.2 -> 10.1.0.1: checksums not checked. */
+		memcpy(m->data,
+		       "\x45\x00\x00\x1c\x00\x00\x40\x00\x40\x01\x00\x00"
+		       "\x0a\x01\x00\x02\x0a\x01\x00\x01\x08\x00\x00\x00"
+		       "\x00\x01\x00\x01",
+		       28);
+		return len;
+	}
 	case CTLMSG_PUNT: {
 		struct ctlmsg_punt *m = (void *)b;
 
@@ -197,6 +215,15 @@ static size_t build(uint16_t type)
 	case CTLMSG_ACTIVITY_REPLY:
 		hdr(b, type, offsetof(struct ctlmsg_activity_reply, tunnel));
 		return offsetof(struct ctlmsg_activity_reply, tunnel);
+	case CTLMSG_FLOWS:
+		hdr(b, type, sizeof(struct ctlmsg_flows));
+		((struct ctlmsg_flows *)b)->reset = 1;
+		return sizeof(struct ctlmsg_flows);
+	case CTLMSG_FLOWS_REPLY:
+		hdr(b, type, offsetof(struct ctlmsg_flows_reply, flow));
+		return offsetof(struct ctlmsg_flows_reply, flow);
+	case CTLMSG_FIREWALL:
+		return fw_any_build(b, 7);
 	case CTLMSG_STATS_REPLY:
 		hdr(b, type, sizeof(struct ctlmsg_stats_reply));
 		return sizeof(struct ctlmsg_stats_reply);
@@ -358,6 +385,25 @@ static void m_s_txq_0_no_tun(void *b, size_t *len)
 {
 	(void)len;
 	SETUP(b)->tx_queue = 0;
+}
+static void m_fw_short(void *b, size_t *len)
+{
+	set_len(b, len, offsetof(struct ctlmsg_firewall, data) - 1);
+}
+static void m_flows_reset(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_flows *)b)->reset = 2;
+}
+static void m_s_flows_low(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->flows_max = 1023;
+}
+static void m_s_flows_high(void *b, size_t *len)
+{
+	(void)len;
+	SETUP(b)->flows_max = (1u << 24) + 1;
 }
 static void m_s_recv_error(void *b, size_t *len)
 {
@@ -569,6 +615,40 @@ static void m_sa_len_mismatch(void *b, size_t *len)
 	ISA(b)->len = 9;
 }
 
+#define IIP(b) ((struct ctlmsg_inject_ip *)(b))
+
+static void m_ip_short(void *b, size_t *len)
+{
+	IIP(b)->len = 19;
+	set_len(b, len, offsetof(struct ctlmsg_inject_ip, data) + 19);
+}
+static void m_ip_v6(void *b, size_t *len)
+{
+	(void)len;
+	IIP(b)->data[0] = 0x65;
+}
+static void m_ip_ihl(void *b, size_t *len)
+{
+	(void)len;
+	IIP(b)->data[0] = 0x4f;
+}
+static void m_ip_ihl_4(void *b, size_t *len)
+{
+	(void)len;
+	IIP(b)->data[0] = 0x44;
+}
+static void m_ip_total(void *b, size_t *len)
+{
+	(void)len;
+	IIP(b)->data[3] = 29;
+}
+static void m_ip_huge(void *b, size_t *len)
+{
+	IIP(b)->len = CTLMSG_PACKET_MAX + 1;
+	set_len(b, len, offsetof(struct ctlmsg_inject_ip, data) +
+				CTLMSG_PACKET_MAX + 1);
+}
+
 struct vcase {
 	uint16_t type;
 	mutate_fn *mutate;
@@ -595,8 +675,8 @@ static const struct vcase vcases[] = {
 	/* Header and lengths, for every type. */
 	{ CTLMSG_HELLO, m_short_hdr, -EBADMSG,
 	  "shorter than the 16-byte header" },
-	{ CTLMSG_HELLO, m_version, -EPROTO, "HELLO: version 3" },
-	{ CTLMSG_SETUP, m_version, -EPROTO, "SETUP: version 3" },
+	{ CTLMSG_HELLO, m_version, -EPROTO, "HELLO: version" },
+	{ CTLMSG_SETUP, m_version, -EPROTO, "SETUP: version" },
 	{ CTLMSG_TUNNEL_ADD, m_hdr_len, -EBADMSG, "header says" },
 	{ CTLMSG_INJECT_RAW, m_hdr_len, -EBADMSG, "header says" },
 	{ CTLMSG_HELLO, m_minus_one, -EBADMSG,
@@ -623,7 +703,7 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_STATS, m_minus_one, -EBADMSG,
 	  "shorter than the 16-byte header" },
 	{ CTLMSG_STATS, m_hdr_len, -EBADMSG, "STATS: header says 20 bytes" },
-	{ CTLMSG_STATS, m_version, -EPROTO, "STATS: version 3" },
+	{ CTLMSG_STATS, m_version, -EPROTO, "STATS: version" },
 	{ CTLMSG_STATS, m_as_reply, -EBADMSG, "STATS: record of" },
 	{ CTLMSG_INJECT_RAW, m_minus_one, -EBADMSG, "INJECT_RAW: record of" },
 	{ CTLMSG_INJECT_RAW, m_plus_one, -EBADMSG, "INJECT_RAW: record of" },
@@ -647,6 +727,14 @@ static const struct vcase vcases[] = {
 	  "STATS_REPLY is sent by the dataplane" },
 	{ CTLMSG_ACTIVITY_REPLY, m_none, -EPROTO,
 	  "ACTIVITY_REPLY is sent by the dataplane" },
+	{ CTLMSG_FLOWS_REPLY, m_none, -EPROTO,
+	  "FLOWS_REPLY is sent by the dataplane" },
+	{ CTLMSG_FLOWS, m_none, 0, NULL },
+	{ CTLMSG_FIREWALL, m_none, 0, NULL },
+	{ CTLMSG_FIREWALL, m_fw_short, -EBADMSG,
+	  "FIREWALL: record of 63 bytes, want at least 64" },
+	{ CTLMSG_FLOWS, m_plus_one, -EBADMSG, "FLOWS: record of 25 bytes" },
+	{ CTLMSG_FLOWS, m_flows_reset, -EINVAL, "FLOWS: reset 2, want 0 or 1" },
 
 	{ CTLMSG_HELLO, m_role_0, -EINVAL, "role 0 unknown" },
 	{ CTLMSG_HELLO, m_role_3, -EINVAL, "role 3 unknown" },
@@ -668,6 +756,8 @@ static const struct vcase vcases[] = {
 	  "tx_queue 0 would make the TUN drop" },
 	{ CTLMSG_SETUP, m_s_txq_0_no_tun, 0, NULL },
 	{ CTLMSG_SETUP, m_s_recv_error, -EINVAL, "send_recv_error 3 unknown" },
+	{ CTLMSG_SETUP, m_s_flows_low, -EINVAL, "flows_max 1023, want 1024" },
+	{ CTLMSG_SETUP, m_s_flows_high, -EINVAL, "flows_max 16777217" },
 	{ CTLMSG_SETUP, m_s_vpn_mask, -EINVAL, "prefix mask" },
 	{ CTLMSG_SETUP, m_s_vpn_zero, -EINVAL, "prefix mask" },
 	{ CTLMSG_SETUP, m_s_nets_0, -EINVAL, "n_local_nets 0" },
@@ -715,6 +805,20 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_INJECT_SA, m_sa_close, 0, NULL },
 	{ CTLMSG_INJECT_SA, m_sa_family, -EINVAL, "destination family 2" },
 	{ CTLMSG_INJECT_SA, m_sa_len_mismatch, -EBADMSG, "+ len 9 =" },
+
+	/* A whole IPv4 packet, nothing else. */
+	{ CTLMSG_INJECT_TUN, m_none, 0, NULL },
+	{ CTLMSG_INJECT_OUT, m_none, 0, NULL },
+	{ CTLMSG_INJECT_TUN, m_minus_one, -EBADMSG, "INJECT_TUN: record of" },
+	{ CTLMSG_INJECT_OUT, m_ip_short, -EINVAL,
+	  "INJECT_OUT: 19 bytes, an IPv4 header needs 20" },
+	{ CTLMSG_INJECT_TUN, m_ip_v6, -EINVAL, "IP version 6, want 4" },
+	{ CTLMSG_INJECT_TUN, m_ip_ihl, -EINVAL,
+	  "header length 60 of a 28-byte packet" },
+	{ CTLMSG_INJECT_OUT, m_ip_ihl_4, -EINVAL, "header length 16" },
+	{ CTLMSG_INJECT_TUN, m_ip_total, -EINVAL,
+	  "IPv4 total length 29, the packet has 28 bytes" },
+	{ CTLMSG_INJECT_OUT, m_ip_huge, -EMSGSIZE, "len 9217, at most 9216" },
 };
 
 static void test_ctl_validate_table(void **state)
@@ -1136,7 +1240,7 @@ static void test_ctl_socket_refusals(void **state)
 	/* dpctl may only DUMP and STATS. */
 	dpctl = hello(e, CTLMSG_ROLE_DPCTL, &r);
 	len = build(CTLMSG_TUNNEL_DEL);
-	expect_error(e, dpctl, msgbuf(), len, -EPERM, "may only DUMP or STATS");
+	expect_error(e, dpctl, msgbuf(), len, -EPERM, "may only DUMP, STATS or FLOWS");
 	rpc(e, dpctl, &dump, sizeof(dump), msgbuf(), CTLMSG_DUMP_END);
 	/* A STATS with a body is refused; the bare one answered. */
 	len = build(CTLMSG_STATS);
@@ -1639,12 +1743,47 @@ static void test_ctl_running_busy(void **state)
 	running(state, CTLMSG_MODE_BUSY);
 }
 
+/* VELA_TUN_FD's syntax; whether the fds are TUN queues is SETUP's job. */
+static void test_ctl_parse_tun_fds(void **state)
+{
+	static const char *const bad[] = {
+		",", "3,", ",3", "3,,4", "x", "3x", "-3", "+3", " 3", "3, 4",
+		"99999999999",
+	};
+	struct vl_status st = { "" };
+	unsigned int n;
+	int fds[4];
+
+	(void)state;
+	assert_int_equal(dp_ctl_parse_tun_fds("3", fds, 4, &n, &st), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(fds[0], 3);
+	assert_int_equal(dp_ctl_parse_tun_fds("7,0,12", fds, 4, &n, &st), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(fds[0], 7);
+	assert_int_equal(fds[1], 0);
+	assert_int_equal(fds[2], 12);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(dp_ctl_parse_tun_fds(bad[i], fds, 4, &n, &st),
+				 -EINVAL);
+		assert_non_null(strstr(st.msg, "VELA_TUN_FD="));
+		assert_non_null(strstr(st.msg, "not a list of fd numbers"));
+	}
+	assert_int_equal(dp_ctl_parse_tun_fds("3,4,3", fds, 4, &n, &st),
+			 -EINVAL);
+	assert_non_null(strstr(st.msg, "fd 3 given twice"));
+	assert_int_equal(dp_ctl_parse_tun_fds("1,2,3,4,5", fds, 4, &n, &st),
+			 -EINVAL);
+	assert_non_null(strstr(st.msg, "more than 4 fds"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ctl_validate_table),
 		cmocka_unit_test(test_ctl_order_table),
 		cmocka_unit_test(test_ctl_type_names),
+		cmocka_unit_test(test_ctl_parse_tun_fds),
 		cmocka_unit_test_setup_teardown(test_ctl_socket_claim,
 						env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_socket_hello_dump,

@@ -17,6 +17,9 @@
 #include <cmocka.h>
 
 #include "aead_vectors.h"
+#include "flow.h"
+#include "fw.h"
+#include "fw_any.h"
 #include "noise_vectors.h"
 #include "status.h"
 #include "wire.h"
@@ -29,6 +32,7 @@
 
 struct env {
 	struct dp_shared shared;
+	struct dp_fw *fw;          /* allow-all unless a test loads others */
 	struct dp_worker w;
 	struct dp_sa *sa;          /* host-b's SA towards host-a */
 	struct sockaddr_in6 peer;  /* host-a's underlay address */
@@ -58,6 +62,40 @@ static const struct nebula_transport_test_data *vector(const char *name)
 	return NULL;
 }
 
+/* @sa's view of the rules in e->fw, replacing the one it had. */
+static void sa_rules(struct env *e, struct dp_sa *sa)
+{
+	struct ctlmsg_fw_peer id;
+	struct vl_status st = { "" };
+	struct dp_fw_peer *p;
+
+	fw_any_peer(&id, "host-a");
+	assert_int_equal(dp_fw_peer_new(e->fw, &id, &p, &st), 0);
+	dp_fw_peer_free(atomic_exchange(&sa->fw, p));
+}
+
+/*
+ * Loads these rules as generation @gen into e->fw and gives e->sa a view
+ * of them, as the control thread does on a reload.
+ */
+static void load_rules(struct env *e, uint32_t gen,
+		       const struct ctlmsg_fw_rule *in, uint32_t n_in,
+		       const struct ctlmsg_fw_rule *out, uint32_t n_out)
+{
+	_Alignas(8) uint8_t rec[1024];
+	struct vl_status st = { "" };
+	struct dp_fw *fw;
+	uint32_t len;
+
+	len = fw_build(rec, 1, in, n_in, out, n_out);
+	memcpy(rec + offsetof(struct ctlmsg_firewall, gen), &gen, sizeof(gen));
+	assert_int_equal(dp_fw_load(rec, len, &fw, &st), 0);
+	dp_fw_peer_free(atomic_exchange(&e->sa->fw, NULL));
+	dp_fw_free(e->fw);
+	e->fw = fw;
+	sa_rules(e, e->sa);
+}
+
 static struct dp_sa *make_sa(struct env *e, uint32_t local, uint32_t remote,
 			     uint32_t vpn_ip, bool known_remote)
 {
@@ -79,6 +117,7 @@ static struct dp_sa *make_sa(struct env *e, uint32_t local, uint32_t remote,
 	memcpy(m.send_key, vec_noise_aes_k2, 32);
 	memcpy(m.recv_key, vec_noise_aes_k1, 32);
 	assert_int_equal(dp_sa_new(&m, &sa, &st), 0);
+	sa_rules(e, sa);
 	return sa;
 }
 
@@ -111,6 +150,16 @@ static int setup(void **state)
 	e->peer = addr4("172.31.0.1", 4242);
 	if (dp_worker_init(&e->w, 0, &e->shared))
 		return -1;
+	{
+		static const struct dp_flow_timeouts to = { 1000, 1000, 1000 };
+		uint8_t rec[FW_ANY_LEN];
+		struct vl_status st = { "" };
+
+		e->shared.flows = dp_flow_table_new(4096, &to);
+		fw_any_build(rec, 1);
+		if (!e->shared.flows || dp_fw_load(rec, FW_ANY_LEN, &e->fw, &st))
+			return -1;
+	}
 	e->sa = make_sa(e, IDX_B, IDX_A, HOST_A, true);
 	publish(e, &e->sa, 1);
 	*state = e;
@@ -123,6 +172,8 @@ static int teardown(void **state)
 
 	dp_sa_table_free(atomic_load(&e->shared.sa_table));
 	dp_sa_free(e->sa);
+	dp_fw_free(e->fw);
+	dp_flow_table_free(e->shared.flows);
 	dp_worker_free(&e->w);
 	free(e);
 	return 0;
@@ -618,6 +669,329 @@ static void test_stages_handshake_flood_rate_limited(void **state)
 	assert_int_equal(e->w.n_punts, DP_PUNT_RATE);
 }
 
+/* What the hooks saw, in order; each drops when its point is in drop_at. */
+static struct {
+	unsigned int n;
+	enum dp_hook_point point[8];
+	uint32_t peer[8];
+	unsigned int drop_at; /* bit per point */
+	uint8_t set_tos;      /* IN_PRE rewrites the TOS byte to this */
+} seen;
+
+static enum dp_verdict record(void *arg, const struct dp_hook_pkt *p)
+{
+	enum dp_hook_point point = (enum dp_hook_point)(uintptr_t)arg;
+
+	assert_true(p->len >= 20);
+	assert_int_equal(p->ip[0] >> 4, 4);
+	if (seen.n < 8) {
+		seen.point[seen.n] = point;
+		seen.peer[seen.n++] = p->peer_vpn_ip;
+	}
+	if (point == DP_HOOK_IN_PRE && seen.set_tos)
+		p->ip[1] = seen.set_tos;
+	return seen.drop_at & 1u << point ? DP_VERDICT_DROP : DP_VERDICT_PASS;
+}
+
+static void hooks_everywhere(struct env *e)
+{
+	memset(&seen, 0, sizeof(seen));
+	for (unsigned int p = 0; p < DP_HOOK_POINTS; p++)
+		assert_int_equal(dp_hooks_add(&e->shared.hooks,
+					      (enum dp_hook_point)p, record,
+					      (void *)(uintptr_t)p),
+				 0);
+}
+
+static void test_stages_hooks_inbound(void **state)
+{
+	struct env *e = *state;
+	const struct nebula_transport_test_data *v;
+
+	v = vector("AESGCM DATA host-a->host-b");
+	hooks_everywhere(e);
+
+	/* IN_PRE drops: nothing delivered, the counter spent all the same. */
+	seen.drop_at = 1u << DP_HOOK_IN_PRE;
+	inbound_one(e, v->datagram.data, v->datagram.len);
+	assert_int_equal(e->w.n_to_tun, 0);
+	assert_int_equal(e->w.stats.drops[DP_DROP_HOOK], 1);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.point[0], DP_HOOK_IN_PRE);
+	assert_int_equal(seen.peer[0], HOST_A);
+	inbound_one(e, v->datagram.data, v->datagram.len);
+	assert_int_equal(e->w.stats.drops[DP_DROP_REPLAY], 1);
+
+	/* Both pass, in order; what IN_PRE rewrote is what the TUN gets. */
+	seen.drop_at = 0;
+	seen.n = 0;
+	seen.set_tos = 0x10;
+	{
+		uint8_t d[256];
+		unsigned int len;
+
+		len = seal_as_a(d, WIRE_MESSAGE, WIRE_SUB_NONE, IDX_B, 4,
+				v->plaintext.data, (unsigned int)v->plaintext.len);
+		inbound_one(e, d, len);
+	}
+	assert_int_equal(e->w.n_to_tun, 1);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.point[0], DP_HOOK_IN_PRE);
+	assert_int_equal(seen.point[1], DP_HOOK_IN_POST);
+	assert_int_equal(e->w.to_tun[0][1], 0x10);
+	assert_memory_equal(e->w.to_tun[0] + 2, v->plaintext.data + 2,
+			    v->plaintext.len - 2);
+
+	/* Only the inbound points ran. */
+	assert_int_equal(e->w.stats.drops[DP_DROP_HOOK], 1);
+}
+
+static void test_stages_hooks_outbound(void **state)
+{
+	struct env *e = *state;
+	const struct nebula_transport_test_data *v;
+	uint32_t len;
+
+	v = vector("AESGCM DATA host-b->host-a");
+	len = v->plaintext.len;
+	hooks_everywhere(e);
+
+	/* OUT_POST drops: nothing sealed, no counter spent. */
+	seen.drop_at = 1u << DP_HOOK_OUT_POST;
+	dp_worker_begin(&e->w, 1000);
+	memcpy(e->w.tx_bufs[0] + DP_HEADROOM, v->plaintext.data, len);
+	dp_out_burst(&e->w, &len, 1);
+	assert_int_equal(e->w.n_to_net, 0);
+	assert_int_equal(e->w.stats.drops[DP_DROP_HOOK], 1);
+	assert_int_equal(atomic_load(&e->sa->send_counter), 2);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.point[0], DP_HOOK_OUT_PRE);
+	assert_int_equal(seen.peer[0], 0); /* not routed yet */
+	assert_int_equal(seen.point[1], DP_HOOK_OUT_POST);
+	assert_int_equal(seen.peer[1], HOST_A);
+
+	/* OUT_PRE drops: OUT_POST never sees it. */
+	seen.drop_at = 1u << DP_HOOK_OUT_PRE;
+	seen.n = 0;
+	dp_worker_begin(&e->w, 1000);
+	memcpy(e->w.tx_bufs[0] + DP_HEADROOM, v->plaintext.data, len);
+	dp_out_burst(&e->w, &len, 1);
+	assert_int_equal(e->w.n_to_net, 0);
+	assert_int_equal(seen.n, 1);
+
+	/*
+	 * An injected packet skips every hook and is sealed as the spec's
+	 * datagram: the first counter is still free.
+	 */
+	seen.n = 0;
+	dp_worker_begin(&e->w, 1000);
+	memcpy(e->w.tx_bufs[1] + DP_HEADROOM, v->plaintext.data, len);
+	dp_out_inject(&e->w, &e->w.tx_bufs[1], &len, 1);
+	assert_int_equal(seen.n, 0);
+	assert_int_equal(e->w.n_to_net, 1);
+	assert_memory_equal(e->w.to_net[0].data, v->datagram.data,
+			    v->datagram.len);
+	assert_int_equal(e->w.stats.drops[DP_DROP_HOOK], 2);
+}
+
+/* A packet that waited for its handshake meets OUT_POST when it leaves. */
+static void test_stages_hooks_pending(void **state)
+{
+	struct env *e = *state;
+	uint32_t peer = 0x0a010009, len = 28;
+	struct dp_sa *sa;
+	uint8_t *ip;
+
+	hooks_everywhere(e);
+	seen.drop_at = 1u << DP_HOOK_OUT_POST;
+	dp_worker_begin(&e->w, 1000);
+	ip = e->w.tx_bufs[0] + DP_HEADROOM;
+	memset(ip, 0, len);
+	ip[0] = 0x45;
+	ip[3] = (uint8_t)len;
+	ip[9] = 17;
+	wire_put_be32(ip + 12, HOST_B);
+	wire_put_be32(ip + 16, peer);
+	dp_out_burst(&e->w, &len, 1);
+	assert_int_equal(e->w.n_punts, 1); /* MISS */
+	assert_int_equal(seen.n, 1);       /* OUT_PRE only */
+
+	sa = make_sa(e, 0x77, 0x88, peer, true);
+	{
+		struct dp_sa *both[2] = { e->sa, sa };
+
+		publish(e, both, 2);
+	}
+	dp_worker_begin(&e->w, 2000);
+	dp_out_flush_pending(&e->w);
+	assert_int_equal(e->w.n_to_net, 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.point[1], DP_HOOK_OUT_POST);
+	assert_int_equal(seen.peer[1], peer);
+	assert_int_equal(e->w.stats.drops[DP_DROP_HOOK], 1);
+	/* The buffer went back to the pool. */
+	dp_worker_begin(&e->w, 3000);
+	assert_int_equal(e->w.n_pending_free, DP_PENDING_BUFS);
+
+	publish(e, &e->sa, 1);
+	dp_sa_free(sa);
+}
+
+/* An IPv4/UDP packet of 28 bytes; checksums are not looked at here. */
+static uint32_t udp4(uint8_t *ip, uint32_t src, uint16_t sport, uint32_t dst,
+		     uint16_t dport)
+{
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	ip[3] = 28;
+	ip[8] = 64;
+	ip[9] = 17;
+	wire_put_be32(ip + 12, src);
+	wire_put_be32(ip + 16, dst);
+	ip[20] = (uint8_t)(sport >> 8);
+	ip[21] = (uint8_t)sport;
+	ip[22] = (uint8_t)(dport >> 8);
+	ip[23] = (uint8_t)dport;
+	ip[25] = 8;
+	return 28;
+}
+
+/* host-a -> host-b, sealed at @counter, through host-b's inbound stage. */
+static void in_udp(struct env *e, uint64_t counter, uint16_t sport,
+		   uint16_t dport)
+{
+	uint8_t ip[28], d[128];
+	unsigned int len;
+
+	udp4(ip, HOST_A, sport, HOST_B, dport);
+	len = seal_as_a(d, WIRE_MESSAGE, WIRE_SUB_NONE, IDX_B, counter, ip, 28);
+	inbound_one(e, d, len);
+}
+
+/* host-b -> host-a through the outbound stage; returns datagrams sealed. */
+static unsigned int out_udp(struct env *e, uint16_t sport, uint16_t dport)
+{
+	uint32_t len;
+
+	dp_worker_begin(&e->w, 1000);
+	len = udp4(e->w.tx_bufs[0] + DP_HEADROOM, HOST_B, sport, HOST_A, dport);
+	dp_out_burst(&e->w, &len, 1);
+	return e->w.n_to_net;
+}
+
+static struct dp_flow_record one_flow(struct env *e)
+{
+	struct dp_flow_record r[2];
+	uint32_t cursor = 0;
+
+	assert_int_equal(dp_flow_extract(e->shared.flows, r, 2, &cursor, false,
+					 1000),
+			 1);
+	return r[0];
+}
+
+/*
+ * Default deny, and conntrack: only outbound UDP is allowed, yet the
+ * reply comes in on the flow it made; a packet of no flow does not.
+ */
+static void test_stages_firewall_conntrack(void **state)
+{
+	struct env *e = *state;
+	const struct ctlmsg_fw_rule udp = fw_rule_any_host(17, 0, 0);
+	struct dp_flow_record f;
+
+	load_rules(e, 2, NULL, 0, &udp, 1);
+
+	in_udp(e, 3, 53, 5000);
+	assert_int_equal(e->w.n_to_tun, 0);
+	assert_int_equal(e->w.stats.drops[DP_DROP_FIREWALL_IN], 1);
+
+	assert_int_equal(out_udp(e, 5000, 53), 1);
+	in_udp(e, 4, 53, 5000);
+	assert_int_equal(e->w.n_to_tun, 1);
+	in_udp(e, 5, 53, 5001);
+	assert_int_equal(e->w.n_to_tun, 0);
+	assert_int_equal(e->w.stats.drops[DP_DROP_FIREWALL_IN], 2);
+
+	/* The connection, locally oriented, with both directions counted. */
+	f = one_flow(e);
+	assert_int_equal(f.key.local_ip, HOST_B);
+	assert_int_equal(f.key.local_port, 5000);
+	assert_int_equal(f.key.remote_ip, HOST_A);
+	assert_int_equal(f.key.remote_port, 53);
+	assert_int_equal(f.key.proto, 17);
+	assert_int_equal(f.out_packets, 1);
+	assert_int_equal(f.in_packets, 1);
+	assert_int_equal(f.in_bytes, 28);
+
+	/* TCP is not allowed out. */
+	{
+		uint32_t len;
+
+		dp_worker_begin(&e->w, 1000);
+		len = udp4(e->w.tx_bufs[0] + DP_HEADROOM, HOST_B, 5000, HOST_A,
+			   80);
+		e->w.tx_bufs[0][DP_HEADROOM + 9] = 6;
+		dp_out_burst(&e->w, &len, 1);
+		assert_int_equal(e->w.n_to_net, 0);
+		assert_int_equal(e->w.stats.drops[DP_DROP_FIREWALL_OUT], 1);
+	}
+}
+
+/* A tunnel without rules passes nothing, either way. */
+static void test_stages_firewall_no_rules(void **state)
+{
+	struct env *e = *state;
+
+	dp_fw_peer_free(atomic_exchange(&e->sa->fw, NULL));
+	in_udp(e, 3, 53, 5000);
+	assert_int_equal(e->w.n_to_tun, 0);
+	assert_int_equal(out_udp(e, 5000, 53), 0);
+	assert_int_equal(e->w.stats.drops[DP_DROP_NO_RULES], 2);
+	/* Nothing spent a send counter. */
+	assert_int_equal(atomic_load(&e->sa->send_counter), 2);
+}
+
+/*
+ * A reload: a flow admitted by the old rules is re-checked by the new
+ * ones, in the direction that made it; refused, it goes.
+ */
+static void test_stages_firewall_reload(void **state)
+{
+	struct env *e = *state;
+	const struct ctlmsg_fw_rule dns_in = fw_rule_any_host(17, 53, 53);
+	const struct ctlmsg_fw_rule any_out = fw_rule_any_host(0, 0, 0);
+
+	/* Generation 1 (setup) allows all: an inbound flow to port 5000. */
+	in_udp(e, 3, 9999, 5000);
+	assert_int_equal(e->w.n_to_tun, 1);
+
+	/* Inbound only to 53 now; outbound anything. */
+	load_rules(e, 2, &dns_in, 1, &any_out, 1);
+	/*
+	 * Our reply on that flow: the entry was made inbound, so it is
+	 * judged as inbound to port 5000 -- refused, removed -- and then as
+	 * a new outbound packet, which the outbound rule allows.
+	 */
+	assert_int_equal(out_udp(e, 5000, 9999), 1);
+	assert_int_equal(one_flow(e).gen, 2);
+	assert_int_equal(one_flow(e).out_packets, 1);
+	assert_int_equal(one_flow(e).in_packets, 0);
+
+	/* Inbound to 5001: no flow, no rule. Inbound to 53: a rule. */
+	in_udp(e, 4, 9999, 5001);
+	assert_int_equal(e->w.n_to_tun, 0);
+	in_udp(e, 5, 9999, 53);
+	assert_int_equal(e->w.n_to_tun, 1);
+	assert_int_equal(e->w.stats.drops[DP_DROP_FIREWALL_IN], 1);
+
+	/* Nothing in at all: the port-53 flow, made inbound, is refused. */
+	load_rules(e, 3, NULL, 0, &any_out, 1);
+	in_udp(e, 6, 9999, 53);
+	assert_int_equal(e->w.n_to_tun, 0);
+	assert_int_equal(e->w.stats.drops[DP_DROP_FIREWALL_IN], 2);
+}
+
 static void test_stages_drop_names(void **state)
 {
 	(void)state;
@@ -654,6 +1028,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_stages_handshake_flood_rate_limited, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_stages_hooks_inbound,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_hooks_outbound,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_hooks_pending,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_firewall_conntrack,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_firewall_no_rules,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_firewall_reload,
+						setup, teardown),
 		cmocka_unit_test(test_stages_drop_names),
 	};
 

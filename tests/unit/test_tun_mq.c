@@ -22,11 +22,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 
 #include <cmocka.h>
@@ -1108,6 +1114,309 @@ static void test_tun_open_from_fd_errors(void **state)
 	assert_int_equal(tun_open_from_fd(&f->b, -1, &f->st), -EBADF);
 }
 
+/* ---- Diagnosis: why a device cannot be made, and what to do ---------- */
+
+/* What a child saw: tun_open's return and message. */
+struct child_result {
+	int err;
+	char msg[VL_STATUS_MAX];
+};
+
+enum child_env {
+	CHILD_TUN_IS_DEVNULL, /* /dev/null bind-mounted over /dev/net/tun */
+	CHILD_NO_TUN_NODE, /* an empty tmpfs over /dev/net */
+	CHILD_NO_NET_ADMIN, /* CAP_NET_ADMIN dropped */
+};
+
+/* Drops CAP_NET_ADMIN from every set this process has; 0 or -errno. */
+static int drop_net_admin(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (prctl(PR_CAPBSET_DROP, CAP_NET_ADMIN, 0, 0, 0) ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
+		return -errno;
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+	d[CAP_NET_ADMIN / 32].permitted &= ~(1u << (CAP_NET_ADMIN % 32));
+	d[CAP_NET_ADMIN / 32].inheritable &= ~(1u << (CAP_NET_ADMIN % 32));
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+/*
+ * tun_open(@name, @offload) in a child changed by @env, so that neither
+ * this process nor the host sees the change: mounts go in a private
+ * mount namespace, capabilities die with the child. err is 1 when the
+ * child could not set itself up (msg says why).
+ */
+static void open_in_child(enum child_env env, const char *name, bool offload,
+			  struct child_result *r)
+{
+	struct pollfd pfd;
+	int p[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tun_opts o = { .offload = offload };
+		struct child_result cr = { 0 };
+		struct tun_dev t;
+
+		close(p[0]);
+		if (env != CHILD_NO_NET_ADMIN &&
+		    (unshare(CLONE_NEWNS) ||
+		     mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))) {
+			cr.err = 1;
+			snprintf(cr.msg, sizeof(cr.msg), "mount namespace: %s",
+				 strerror(errno));
+		} else if (env == CHILD_TUN_IS_DEVNULL &&
+			   mount("/dev/null", "/dev/net/tun", NULL, MS_BIND,
+				 NULL)) {
+			cr.err = 1;
+			snprintf(cr.msg, sizeof(cr.msg), "bind mount: %s",
+				 strerror(errno));
+		} else if (env == CHILD_NO_TUN_NODE &&
+			   mount("tmpfs", "/dev/net", "tmpfs", 0, "size=4k")) {
+			cr.err = 1;
+			snprintf(cr.msg, sizeof(cr.msg), "tmpfs: %s",
+				 strerror(errno));
+		} else if (env == CHILD_NO_NET_ADMIN && drop_net_admin()) {
+			cr.err = 1;
+			snprintf(cr.msg, sizeof(cr.msg), "capset: %s",
+				 strerror(errno));
+		} else {
+			struct vl_status st = { "" };
+
+			cr.err = tun_open_opts(&t, name, 2, &o, &st);
+			memcpy(cr.msg, st.msg, sizeof(cr.msg));
+			if (!cr.err)
+				tun_close(&t);
+		}
+		n = write(p[1], &cr, sizeof(cr));
+		_exit(n == (ssize_t)sizeof(cr) ? 0 : 1);
+	}
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	if (poll(&pfd, 1, WAIT_MS) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		close(p[0]);
+		fail_msg("child did not answer in %d ms", WAIT_MS);
+	}
+	n = read(p[0], r, sizeof(*r));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(n, (ssize_t)sizeof(*r));
+	r->msg[sizeof(r->msg) - 1] = '\0';
+	if (r->err == 1)
+		fail_msg("child setup: %s", r->msg);
+}
+
+/* /dev/net/tun that is not the TUN node (a bind mount of /dev/null). */
+static void test_tun_diag_node_not_tun(void **state)
+{
+	struct child_result r;
+
+	(void)state;
+	open_in_child(CHILD_TUN_IS_DEVNULL, "velanode0", false, &r);
+	assert_int_equal(r.err, -ENOTTY);
+	assert_has(r.msg,
+		   "tun velanode0: /dev/net/tun is not the TUN/TAP device");
+	assert_has(r.msg, "character device 1:3");
+	assert_has(r.msg, "mknod -m 0666 /dev/net/tun c 10 200");
+	assert_has(r.msg, "--device /dev/net/tun");
+	/* With offloads asked for: the same, not a fallback to plain. */
+	open_in_child(CHILD_TUN_IS_DEVNULL, "velanode0", true, &r);
+	assert_int_equal(r.err, -ENOTTY);
+	assert_has(r.msg, "is not the TUN/TAP device");
+	assert_no_device("velanode0");
+}
+
+static void test_tun_diag_no_node(void **state)
+{
+	struct child_result r;
+
+	(void)state;
+	open_in_child(CHILD_NO_TUN_NODE, "velanode1", false, &r);
+	assert_int_equal(r.err, -ENOENT);
+	assert_has(r.msg, "tun velanode1: no /dev/net/tun");
+	assert_has(r.msg, "modprobe tun");
+	assert_has(r.msg, "mknod");
+	assert_no_device("velanode1");
+}
+
+static void test_tun_diag_no_net_admin(void **state)
+{
+	struct child_result r;
+
+	(void)state;
+	open_in_child(CHILD_NO_NET_ADMIN, "velacap0", false, &r);
+	assert_int_equal(r.err, -EPERM);
+	assert_has(r.msg, "tun velacap0: not permitted to create or attach it");
+	assert_has(r.msg, "needs CAP_NET_ADMIN");
+	open_in_child(CHILD_NO_NET_ADMIN, "velacap0", true, &r);
+	assert_int_equal(r.err, -EPERM);
+	assert_has(r.msg, "CAP_NET_ADMIN");
+	assert_no_device("velacap0");
+}
+
+/* The name held by a veth (no dummy module here): not a TUN at all. */
+static void test_tun_diag_name_veth(void **state)
+{
+	struct fx *f = *state;
+	char out[OUT_MAX];
+
+	run(out, sizeof(out),
+	    "ip link add velaveth0 type veth peer name velaveth1 2>&1");
+	if (!if_nametoindex("velaveth0"))
+		fail_msg("ip link add veth: %s", out);
+	assert_int_equal(tun_open(&f->a, "velaveth0", 2, &f->st), -EEXIST);
+	assert_has(
+		f->st.msg,
+		"tun velaveth0: the name belongs to a device that is not a TUN (kind veth)");
+	assert_has(
+		f->st.msg,
+		"choose another tun.dev, or delete it (ip link del velaveth0)");
+	assert_closed(&f->a);
+	run(out, sizeof(out), "ip link del velaveth0 2>&1");
+}
+
+/* A persistent single-queue TUN of that name: a queue mismatch. */
+static void test_tun_diag_persistent_single_queue(void **state)
+{
+	struct fx *f = *state;
+	struct tun_opts o = { .offload = true };
+	char out[OUT_MAX];
+	int fd;
+
+	fd = raw_queue("velasqp0", IFF_TUN | IFF_NO_PI);
+	assert_int_equal(ioctl(fd, TUNSETPERSIST, 1), 0);
+	close(fd);
+	assert_int_equal(tun_open(&f->a, "velasqp0", 2, &f->st), -EEXIST);
+	assert_has(f->st.msg,
+		   "tun velasqp0: the name belongs to a single-queue TUN");
+	assert_has(f->st.msg, "ip tuntap del dev velasqp0 mode tun");
+	assert_has(f->st.msg, "multi_queue");
+	assert_int_equal(tun_open_opts(&f->a, "velasqp0", 1, &o, &f->st),
+			 -EEXIST);
+	assert_has(f->st.msg, "single-queue");
+	assert_closed(&f->a);
+	/* Left as it was: still there, still persistent. */
+	run(out, sizeof(out), "ip -d -j link show dev velasqp0");
+	assert_has(out, "\"persist\":true");
+	run(out, sizeof(out), "ip tuntap del dev velasqp0 mode tun 2>&1");
+	assert_no_device("velasqp0");
+}
+
+/* ---- Several handed-over queues (tun_open_from_fds) ------------------- */
+
+static void test_tun_open_from_fds(void **state)
+{
+	struct fx *f = *state;
+	int fds[3], q;
+
+	for (q = 0; q < 3; q++)
+		fds[q] = raw_queue("velafds0",
+				   IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE);
+	/* Two of three: the third stays ours, and the device says 3. */
+	if (tun_open_from_fds(&f->a, fds, 2, &f->st))
+		fail_msg("tun_open_from_fds: %s", f->st.msg);
+	assert_string_equal(f->a.name, "velafds0");
+	assert_int_equal(f->a.n_queues, 2);
+	assert_int_equal(f->a.fds[0], fds[0]);
+	assert_int_equal(f->a.fds[1], fds[1]);
+	assert_int_equal(f->a.fds[2], -1);
+	assert_int_equal(f->a.dev_queues, 3);
+	assert_false(f->a.vnet);
+	assert_true(fcntl(fds[1], F_GETFL) & O_NONBLOCK);
+	tun_close(&f->a);
+	assert_int_equal(fcntl(fds[0], F_GETFD), -1);
+	close(fds[2]); /* the last queue: the device goes */
+	assert_no_device("velafds0");
+}
+
+static void test_tun_open_from_fds_errors(void **state)
+{
+	struct fx *f = *state;
+	int fds[3], other, dupd, nul;
+
+	fds[0] = raw_queue("velafdsa0", IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE);
+	fds[1] = raw_queue("velafdsa0", IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE);
+	other = raw_queue("velafdsb0", IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE);
+	f->raw[0] = fds[0];
+	f->raw[1] = fds[1];
+
+	fds[2] = other;
+	assert_int_equal(tun_open_from_fds(&f->a, fds, 3, &f->st), -EXDEV);
+	assert_has(f->st.msg, "is a queue of tun velafdsb0");
+	assert_has(f->st.msg, "of tun velafdsa0");
+	assert_closed(&f->a);
+	/* All still the caller's. */
+	assert_true(fcntl(fds[0], F_GETFD) >= 0);
+	assert_true(fcntl(other, F_GETFD) >= 0);
+
+	fds[2] = fds[0];
+	assert_int_equal(tun_open_from_fds(&f->a, fds, 3, &f->st), -EINVAL);
+	assert_has(f->st.msg, "is handed over twice");
+
+	dupd = dup(fds[1]);
+	assert_true(dupd >= 0);
+	fds[2] = dupd;
+	assert_int_equal(tun_open_from_fds(&f->a, fds, 3, &f->st), -EINVAL);
+	assert_has(f->st.msg, "one queue (dups of one open file)");
+	close(dupd);
+
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_true(nul >= 0);
+	fds[2] = nul;
+	assert_int_equal(tun_open_from_fds(&f->a, fds, 3, &f->st), -ENOTTY);
+	assert_has(f->st.msg, "is not a TUN device");
+	close(nul);
+	fds[2] = 999;
+	assert_int_equal(tun_open_from_fds(&f->a, fds, 3, &f->st), -EBADF);
+	assert_has(f->st.msg,
+		   "fd 999 is not a TUN device: not an open file descriptor");
+	assert_int_equal(tun_open_from_fds(&f->a, fds, 0, &f->st), -EINVAL);
+	assert_closed(&f->a);
+	assert_true(fcntl(fds[0], F_GETFD) >= 0);
+	assert_true(fcntl(fds[1], F_GETFD) >= 0);
+	close(other);
+}
+
+/* A vnet hand-over: gso_max_segs comes down from the kernel's 65535. */
+static void test_tun_open_from_fds_vnet(void **state)
+{
+	struct fx *f = *state;
+	const unsigned int fl = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE |
+				IFF_VNET_HDR;
+	char out[OUT_MAX], want[32];
+	int fds[2];
+
+	fds[0] = raw_queue("velafdsv0", fl);
+	fds[1] = raw_queue("velafdsv0", fl);
+	if (tun_open_from_fds(&f->a, fds, 2, &f->st)) {
+		close(fds[0]);
+		close(fds[1]);
+		fail_msg("tun_open_from_fds: %s", f->st.msg);
+	}
+	assert_true(f->a.vnet);
+	assert_int_equal(f->a.n_queues, 2);
+	assert_int_equal(f->a.gso_max_segs, TUN_GSO_SEGS_DEFAULT);
+	assert_has(f->a.offload_msg, "on (as handed over)");
+	snprintf(want, sizeof(want), "\"gso_max_segs\":%d",
+		 TUN_GSO_SEGS_DEFAULT);
+	run(out, sizeof(out), "ip -d -j link show dev velafdsv0");
+	assert_has(out, want);
+}
+
 /* Reads until the watcher reports a change; false at the deadline. */
 static bool watch_change(struct tun_link_watch *w, struct tun_link_state *s,
 			 struct vl_status *st)
@@ -1277,6 +1586,14 @@ int main(void)
 		T(test_tun_open_from_fd_errors),
 		T(test_tun_link_watch),
 		T(test_tun_link_watch_resync),
+		T(test_tun_diag_node_not_tun),
+		T(test_tun_diag_no_node),
+		T(test_tun_diag_no_net_admin),
+		T(test_tun_diag_name_veth),
+		T(test_tun_diag_persistent_single_queue),
+		T(test_tun_open_from_fds),
+		T(test_tun_open_from_fds_errors),
+		T(test_tun_open_from_fds_vnet),
 	};
 	int ret;
 
