@@ -16,9 +16,9 @@
  * Who says what:
  *
  *   control -> dataplane   HELLO, SETUP, TUNNEL_ADD, TUNNEL_DEL,
- *                          TUNNEL_REMOTE, LEASE_GRANT, INJECT_RAW,
- *                          INJECT_SA, INJECT_TUN, INJECT_OUT, FIREWALL,
- *                          DUMP, STATS, ACTIVITY
+ *                          TUNNEL_REMOTE, TUNNEL_IDENTITY, LEASE_GRANT,
+ *                          INJECT_RAW, INJECT_SA, INJECT_TUN, INJECT_OUT,
+ *                          FIREWALL, DUMP, STATS, ACTIVITY
  *   dpctl -> dataplane     HELLO, DUMP, STATS, FLOWS (FLOWS may reset
  *                          the per-connection counters, nothing else
  *                          changes state)
@@ -117,6 +117,7 @@ enum ctlmsg_type {
 	CTLMSG_FLOWS,
 	CTLMSG_FLOWS_REPLY,
 	CTLMSG_FIREWALL,
+	CTLMSG_TUNNEL_IDENTITY,
 };
 
 struct ctlmsg_hdr {
@@ -257,6 +258,23 @@ struct ctlmsg_tunnel_remote {
 	uint32_t local_index;
 	uint32_t reserved;
 	struct sockaddr_in6 remote;
+};
+
+/*
+ * A tunnel's firewall identity changed without a new handshake: the CA
+ * pool was reloaded (SIGHUP), so the Name of the CA of ours that issued
+ * the peer's certificate -- what ca_name rules compare -- may be another
+ * one or none. Keys, counters and flows stay; the tunnel's view of the
+ * rules in force is rebuilt (the rule generation does not change, so
+ * conntrack entries stay too, as 1.6.1's do on reloadCA), and DUMP
+ * returns the new identity. Refused (ERROR) when no such tunnel exists or
+ * the identity does not check out; the old one stays then.
+ */
+struct ctlmsg_tunnel_identity {
+	struct ctlmsg_hdr hdr;
+	uint32_t local_index;
+	uint32_t reserved;
+	struct ctlmsg_fw_peer fw_peer;
 };
 
 struct ctlmsg_lease {

@@ -7,7 +7,10 @@
  * (the next packet starts a new handshake). A tunnel we only receive on,
  * or that is idle both ways, is never checked. With
  * pki.disconnect_invalid the peer's certificate is verified again at every
- * check and an invalid one closes the tunnel.
+ * check, against the CA pool and blocklist in force (SIGHUP reloads
+ * them), and an invalid one closes the tunnel with a closeTunnel to the
+ * peer, before anything else is looked at (1.6.1's
+ * handleInvalidCertificate).
  *
  * The dataplane counts packets per tunnel; we ask for them once a second
  * (ACTIVITY: 32 bytes a tunnel, one request at a time) and compare them
@@ -78,11 +81,19 @@ void ctl_cm_on_activity(struct ctl_node *n, struct ctl_tunnel *t,
 	if (n->now_ns < t->cm_check_ns)
 		return;
 
+	/*
+	 * The certificate first, at either check, whatever the traffic:
+	 * 1.6.1's handleInvalidCertificate opens both HandleMonitorTick and
+	 * HandleDeletionTick. This is what closes tunnels a reloaded CA pool
+	 * or blocklist no longer accepts; the reload itself leaves them be.
+	 */
+	if (!still_valid(n, t)) {
+		ctl_tunnel_remove(n, t, true);
+		return;
+	}
 	if (d->rx_packets > t->cm_rx_at_arm) {
 		/* Heard from the peer: watch again from the next send on. */
 		t->cm_check_ns = 0;
-		if (!still_valid(n, t))
-			ctl_tunnel_remove(n, t, true);
 		return;
 	}
 	ctl_ip_str(t->add.vpn_ip, ip);

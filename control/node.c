@@ -568,31 +568,163 @@ static bool same_rules(const struct ctlmsg_firewall *a, uint32_t a_len,
 		       a_len - skip);
 }
 
-void ctl_node_reload(struct ctl_node *n)
+/* A tunnel's firewall identity, to a dataplane that has the tunnel. */
+static void send_identity(struct ctl_node *n, const struct ctl_tunnel *t)
+{
+	struct ctlmsg_tunnel_identity m;
+
+	/* Not set up: a TUNNEL_ADD from t->add, or the DUMP check, follows. */
+	if (!n->set_up)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.local_index = t->add.local_index;
+	m.fw_peer = t->add.fw_peer;
+	ctl_node_send(n, &m, CTLMSG_TUNNEL_IDENTITY, sizeof(m));
+}
+
+/*
+ * The CA pool changed: every tunnel's firewall identity again. Its CA
+ * name, what ca_name rules compare, is that of the CA in *our* pool that
+ * issued the peer's certificate, so it may now be another one or none
+ * (1.6.1's FirewallCA.match asks the pool in force at every packet, so
+ * there it follows reloadCA at once). Only changed identities are sent.
+ * Nothing else happens to the tunnels here, as in 1.6.1: one whose
+ * certificate no longer verifies is closed only with
+ * pki.disconnect_invalid, at its next liveness check (connmgr.c).
+ */
+static void refresh_identities(struct ctl_node *n)
+{
+	size_t changed = 0;
+	char count[24];
+
+	for (size_t i = 0; i < n->n_tunnels;) {
+		struct ctl_tunnel *t = n->tunnels[i];
+		struct vl_status st = { "" };
+		struct ctlmsg_fw_peer id;
+
+		if (!t->cert) { /* every tunnel has one; never guess */
+			i++;
+			continue;
+		}
+		if (ctl_fw_peer_identity(t->cert, &n->pki.pool, &id, &st)) {
+			/* As a handshake would refuse it now (handshake.c). */
+			vl_log(VL_LOG_ERROR,
+			       "Closing the tunnel: no firewall identity under the new CA pool",
+			       "certName", t->name, "error", st.msg, NULL);
+			ctl_tunnel_remove(n, t, true); /* the last one into i */
+			continue;
+		}
+		if (memcmp(&id, &t->add.fw_peer, sizeof(id))) {
+			t->add.fw_peer = id;
+			send_identity(n, t);
+			changed++;
+		}
+		i++;
+	}
+	snprintf(count, sizeof(count), "%zu", changed);
+	vl_log(changed ? VL_LOG_INFO : VL_LOG_DEBUG,
+	       "Tunnel firewall identities updated for the new CA pool",
+	       "tunnels", count, NULL);
+}
+
+/* "fp1, fp2": the pool's CA fingerprints, as 1.6.1 logs them; malloc'd. */
+static char *pool_fingerprints(const struct ctl_capool *pool)
+{
+	char *out = malloc(pool->n_cas * (CTL_CERT_FP_HEX + 2) + 1);
+	size_t pos = 0;
+
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	for (size_t i = 0; i < pool->n_cas; i++) {
+		if (i) {
+			memcpy(out + pos, ", ", 3);
+			pos += 2;
+		}
+		ctl_cert_fp_hex(pool->ca_fps[i], out + pos);
+		pos += CTL_CERT_FP_HEX - 1;
+	}
+	return out;
+}
+
+/*
+ * pki.ca and pki.blocklist (1.6.1's Interface.reloadCA): a pool that
+ * loads replaces ours whole, then the tunnels' identities follow; one
+ * that does not changes nothing. New handshakes verify against it.
+ */
+static void reload_ca(struct ctl_node *n, const struct ctl_config *cfg,
+		      const struct timespec *now)
+{
+	struct vl_status st = { "" };
+	struct ctl_capool pool;
+	char *fps, blocked[24];
+
+	if (ctl_pki_load_pool(&pool, cfg, now, stderr, &st)) {
+		vl_log(VL_LOG_ERROR,
+		       "Could not refresh trusted CA certificates, the old ones stay",
+		       "error", st.msg, NULL);
+		return;
+	}
+	ctl_capool_free(&n->pki.pool);
+	n->pki.pool = pool;
+	fps = pool_fingerprints(&n->pki.pool);
+	snprintf(blocked, sizeof(blocked), "%zu", n->pki.pool.n_blocked);
+	vl_log(VL_LOG_INFO, "Trusted CA certificates refreshed", "fingerprints",
+	       fps ? fps : "?", "blocklisted", blocked, NULL);
+	free(fps);
+	refresh_identities(n);
+}
+
+/*
+ * pki.cert and pki.key (1.6.1's Interface.reloadCertKey): the new pair
+ * when it loads and keeps our IPs (ctl_pki_reload_own), else the old one.
+ * Tunnels up keep their session keys; handshakes from now on send the new
+ * certificate. Our own certificate is not a firewall input.
+ */
+static void reload_own(struct ctl_node *n, const struct ctl_config *cfg,
+		       const struct timespec *now)
+{
+	struct vl_status st = { "" };
+	uint8_t fp[CTL_CERT_FP_LEN];
+	char hex[CTL_CERT_FP_HEX], groups[256] = "";
+	size_t pos = 0;
+
+	if (ctl_pki_reload_own(&n->pki, cfg, now, &st)) {
+		vl_log(VL_LOG_ERROR,
+		       "Could not refresh client cert, the old one stays",
+		       "error", st.msg, NULL);
+		return;
+	}
+	if (ctl_cert_fingerprint(n->pki.cert, fp))
+		snprintf(hex, sizeof(hex), "?");
+	else
+		ctl_cert_fp_hex(fp, hex);
+	for (size_t i = 0; i < n->pki.cert->n_groups && pos < sizeof(groups);
+	     i++) {
+		int w = snprintf(groups + pos, sizeof(groups) - pos, "%s%s",
+				 i ? "," : "", n->pki.cert->groups[i]);
+
+		if (w < 0)
+			break;
+		pos += (size_t)w;
+	}
+	vl_log(VL_LOG_INFO, "Client cert refreshed from disk", "certName",
+	       n->pki.cert->name, "groups", groups, "fingerprint", hex, NULL);
+}
+
+/*
+ * firewall.*: compiled, and sent when it differs from the rules in force.
+ * A section that does not compile keeps the old rules.
+ */
+static void reload_firewall(struct ctl_node *n, const struct ctl_config *cfg)
 {
 	struct vl_status st = { "" };
 	struct ctlmsg_firewall *fw;
-	struct ctl_config cfg;
-	char *warnings = NULL;
 	char gen[16];
 	uint32_t len;
 	int err;
 
-	vl_log(VL_LOG_INFO, "Caught HUP, reloading config", NULL);
-	err = ctl_config_load(&cfg, n->cfg.path, &warnings, &st);
-	if (err) {
-		vl_log(VL_LOG_ERROR, "Failed to reload config, nothing changed",
-		       "error", st.msg, NULL);
-		return;
-	}
-	if (warnings) {
-		for (char *line = strtok(warnings, "\n"); line;
-		     line = strtok(NULL, "\n"))
-			vl_log(VL_LOG_WARN, line, NULL);
-		free(warnings);
-	}
-	err = ctl_fw_compile(&cfg, n->fw_gen + 1, &fw, &len, &st);
-	ctl_config_free(&cfg);
+	err = ctl_fw_compile(cfg, n->fw_gen + 1, &fw, &len, &st);
 	if (err) {
 		vl_log(VL_LOG_ERROR,
 		       "Failed to reload the firewall, the old rules stay",
@@ -614,6 +746,41 @@ void ctl_node_reload(struct ctl_node *n)
 		ctl_node_send(n, n->fw, CTLMSG_FIREWALL, n->fw_len);
 	vl_log(VL_LOG_INFO, "New firewall has been installed", "generation",
 	       gen, NULL);
+}
+
+/*
+ * As 1.6.1's reload callbacks, in its order (RegisterConfigChangeCallbacks):
+ * the CA pool, our certificate and key, the firewall. Each is all or
+ * nothing and independent of the others; a config that does not load
+ * changes nothing at all. Other settings (pki.disconnect_invalid
+ * included, which 1.6.1 reads once at start) keep their start-up values.
+ */
+void ctl_node_reload(struct ctl_node *n)
+{
+	struct vl_status st = { "" };
+	struct ctl_config cfg;
+	struct timespec now;
+	char *warnings = NULL;
+	int err;
+
+	vl_log(VL_LOG_INFO, "Caught HUP, reloading config", NULL);
+	err = ctl_config_load(&cfg, n->cfg.path, &warnings, &st);
+	if (err) {
+		vl_log(VL_LOG_ERROR, "Failed to reload config, nothing changed",
+		       "error", st.msg, NULL);
+		return;
+	}
+	if (warnings) {
+		for (char *line = strtok(warnings, "\n"); line;
+		     line = strtok(NULL, "\n"))
+			vl_log(VL_LOG_WARN, line, NULL);
+		free(warnings);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	reload_ca(n, &cfg, &now);
+	reload_own(n, &cfg, &now);
+	reload_firewall(n, &cfg);
+	ctl_config_free(&cfg);
 }
 
 static void try_connect(struct ctl_node *n)
@@ -690,6 +857,19 @@ static void adopt(struct ctl_node *n, const struct ctlmsg_dump_tunnel *d)
 		/* Already in the dataplane: nothing to send. */
 		n->tunnels[n->n_tunnels++] = t;
 		index_add(n, t);
+	}
+	/*
+	 * Its identity was made with the pool of the control plane that
+	 * installed it; ours (a new pki.ca since) decides its CA name now.
+	 */
+	{
+		struct ctlmsg_fw_peer id;
+
+		if (!ctl_fw_peer_identity(c, &n->pki.pool, &id, &st) &&
+		    memcmp(&id, &t->add.fw_peer, sizeof(id))) {
+			t->add.fw_peer = id;
+			send_identity(n, t);
+		}
 	}
 	ctl_ip_str(t->add.vpn_ip, ip);
 	vl_log(VL_LOG_INFO, "Adopted tunnel from the running dataplane",
@@ -893,6 +1073,13 @@ void ctl_node_on_record(struct ctl_node *n, const void *buf, size_t len)
 				};
 
 				t->seen_in_dump = h->seq;
+				/*
+				 * An identity we changed (a CA reload) while
+				 * this dataplane was out of reach.
+				 */
+				if (memcmp(&d->tunnel.fw_peer, &t->add.fw_peer,
+					   sizeof(t->add.fw_peer)))
+					send_identity(n, t);
 				ctl_cm_on_activity(n, t, &a);
 			} else {
 				adopt(n, d);

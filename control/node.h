@@ -124,8 +124,12 @@ int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop,
 		 volatile sig_atomic_t *reload);
 /*
  * Reads the config file again and applies what may change while running,
- * as nebula does on SIGHUP: the firewall rules and conntrack timeouts.
- * A file that does not load changes nothing (the error is logged).
+ * as nebula 1.6.1 does on SIGHUP, each part on its own and all or nothing:
+ * the CA pool and blocklist (then every tunnel's firewall identity, sent
+ * as TUNNEL_IDENTITY where it changed), our certificate and key (only
+ * with the same IPs and subnets; new handshakes use them), the firewall
+ * rules and conntrack timeouts. A part that fails keeps what was in force
+ * and logs why; a file that does not load changes nothing.
  */
 void ctl_node_reload(struct ctl_node *n);
 /* Sends a record to the dataplane; 0 or -errno (the connection is dropped). */

@@ -52,7 +52,7 @@ static const char *where(const char *value)
 	return strstr(value, "-----BEGIN") ? "inline PEM" : value;
 }
 
-static int load_ca(struct ctl_pki *pki, const struct ctl_config *cfg,
+static int load_ca(struct ctl_capool *pool, const struct ctl_config *cfg,
 		   const struct timespec *now, FILE *warn, struct vl_status *st)
 {
 	size_t len, n_expired;
@@ -62,26 +62,27 @@ static int load_ca(struct ctl_pki *pki, const struct ctl_config *cfg,
 	err = read_value("pki.ca", cfg->pki_ca, &text, &len, st);
 	if (err)
 		return err;
-	err = ctl_capool_load_pem(&pki->pool, (const uint8_t *)text, len, now,
+	err = ctl_capool_load_pem(pool, (const uint8_t *)text, len, now,
 				  &n_expired, st);
 	free(text);
 	if (err) {
 		vl_status_prefix(st, "pki.ca: %s: ", where(cfg->pki_ca));
 		return err;
 	}
-	if (n_expired == pki->pool.n_cas)
+	if (n_expired == pool->n_cas)
 		return vl_status_set(st, -EKEYEXPIRED,
 				     "pki.ca: %s: every CA certificate is expired",
 				     where(cfg->pki_ca));
 	if (n_expired && warn)
-		fprintf(warn, "pki.ca: %zu of %zu CA certificates are expired\n",
-			n_expired, pki->pool.n_cas);
+		fprintf(warn,
+			"pki.ca: %zu of %zu CA certificates are expired\n",
+			n_expired, pool->n_cas);
 	for (size_t i = 0; i < cfg->n_blocklist; i++) {
 		uint8_t fp[CTL_CERT_FP_LEN];
 
 		/* The config parser checked the form already. */
 		if (ctl_cert_fp_parse(cfg->blocklist[i], fp) ||
-		    ctl_capool_block(&pki->pool, fp))
+		    ctl_capool_block(pool, fp))
 			return vl_status_set(st, -EINVAL,
 					     "pki.blocklist: \"%s\" is not a fingerprint",
 					     cfg->blocklist[i]);
@@ -145,12 +146,89 @@ int ctl_pki_load(struct ctl_pki *pki, const struct ctl_config *cfg,
 
 	memset(pki, 0, sizeof(*pki));
 	ctl_capool_init(&pki->pool);
-	err = load_ca(pki, cfg, now, warn, st);
+	err = load_ca(&pki->pool, cfg, now, warn, st);
 	if (!err)
 		err = load_own(pki, cfg, now, st);
 	if (err)
 		ctl_pki_free(pki);
 	return err;
+}
+
+int ctl_pki_load_pool(struct ctl_capool *pool, const struct ctl_config *cfg,
+		      const struct timespec *now, FILE *warn,
+		      struct vl_status *st)
+{
+	int err;
+
+	ctl_capool_init(pool);
+	err = load_ca(pool, cfg, now, warn, st);
+	if (err)
+		ctl_capool_free(pool);
+	return err;
+}
+
+/* The same networks in the same order: what SETUP gave the dataplane. */
+static bool same_nets(const struct ctl_ipnet *a, size_t n_a,
+		      const struct ctl_ipnet *b, size_t n_b)
+{
+	if (n_a != n_b)
+		return false;
+	for (size_t i = 0; i < n_a; i++)
+		if (a[i].ip != b[i].ip || a[i].mask != b[i].mask)
+			return false;
+	return true;
+}
+
+int ctl_pki_check_replace(const struct ctl_cert *old,
+			  const struct ctl_cert *next, struct vl_status *st)
+{
+	char o[CTL_IPNET_STR], n[CTL_IPNET_STR];
+
+	/* 1.6.1 compares Ips[0] as "10.1.0.1/16": address and mask. */
+	ctl_ipnet_format(&old->ips[0], o, sizeof(o));
+	ctl_ipnet_format(&next->ips[0], n, sizeof(n));
+	if (strcmp(o, n))
+		return vl_status_set(
+			st, -EINVAL,
+			"IP in new cert was different from old: new_ip %s, old_ip %s; IP changes are not supported, restart to apply",
+			n, o);
+	if (!same_nets(old->ips, old->n_ips, next->ips, next->n_ips) ||
+	    !same_nets(old->subnets, old->n_subnets, next->subnets,
+		       next->n_subnets))
+		return vl_status_set(
+			st, -EINVAL,
+			"the IPs or subnets in the new cert differ from the old: the dataplane's local networks cannot change while it runs, restart to apply");
+	return 0;
+}
+
+int ctl_pki_reload_own(struct ctl_pki *pki, const struct ctl_config *cfg,
+		       const struct timespec *now, struct vl_status *st)
+{
+	struct ctl_pki next;
+	int err;
+
+	memset(&next, 0, sizeof(next));
+	ctl_capool_init(&next.pool);
+	err = load_own(&next, cfg, now, st);
+	if (!err)
+		err = ctl_pki_check_replace(pki->cert, next.cert, st);
+	if (err) {
+		ctl_pki_free(&next);
+		return err;
+	}
+	/* Everything checked: swap, and wipe the old key with the rest. */
+	ctl_cert_free(pki->cert);
+	free(pki->hs_cert);
+	pki->cert = next.cert;
+	pki->hs_cert = next.hs_cert;
+	pki->hs_cert_len = next.hs_cert_len;
+	memcpy(pki->key, next.key, sizeof(pki->key));
+	pki->vpn_ip = next.vpn_ip;
+	pki->vpn_mask = next.vpn_mask;
+	next.cert = NULL;
+	next.hs_cert = NULL;
+	ctl_pki_free(&next);
+	return 0;
 }
 
 void ctl_pki_free(struct ctl_pki *pki)

@@ -15,8 +15,9 @@
  * get there within DP_CTL_SYNC_MS, the objects stay on the retired list and
  * the 100 ms tick tries again: nothing is ever freed early. A tunnel's
  * underlay address is one more such object: TUNNEL_REMOTE swaps
- * sa->remote atomically and retires the old address. Lease grants are plain
- * atomic stores into the SA.
+ * sa->remote atomically and retires the old address, and TUNNEL_IDENTITY
+ * swaps the SA's view of the firewall rules (sa->fw) and retires the old
+ * view. Lease grants are plain atomic stores into the SA.
  *
  * Punts. Each worker copies its punts into its own SPSC ring (ring.h) and
  * writes its eventfd when this thread may be asleep. This thread drains
@@ -257,6 +258,7 @@ static const char *const type_names[] = {
 	[CTLMSG_FLOWS] = "FLOWS",
 	[CTLMSG_FLOWS_REPLY] = "FLOWS_REPLY",
 	[CTLMSG_FIREWALL] = "FIREWALL",
+	[CTLMSG_TUNNEL_IDENTITY] = "TUNNEL_IDENTITY",
 };
 
 const char *dp_ctl_type_name(uint32_t type)
@@ -540,6 +542,8 @@ static size_t fixed_len(uint16_t type)
 		return sizeof(struct ctlmsg_tunnel_del);
 	case CTLMSG_TUNNEL_REMOTE:
 		return sizeof(struct ctlmsg_tunnel_remote);
+	case CTLMSG_TUNNEL_IDENTITY:
+		return sizeof(struct ctlmsg_tunnel_identity);
 	case CTLMSG_LEASE_GRANT:
 		return sizeof(struct ctlmsg_lease);
 	case CTLMSG_FLOWS:
@@ -598,6 +602,7 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 	case CTLMSG_TUNNEL_ADD:
 	case CTLMSG_TUNNEL_DEL:
 	case CTLMSG_TUNNEL_REMOTE:
+	case CTLMSG_TUNNEL_IDENTITY:
 	case CTLMSG_LEASE_GRANT:
 	case CTLMSG_DUMP:
 	case CTLMSG_INJECT_RAW:
@@ -672,6 +677,16 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 				st, -EINVAL,
 				"%s %08x: remote family %u, want AF_INET6", t,
 				m->local_index, m->remote.sin6_family);
+		return 0;
+	}
+	case CTLMSG_TUNNEL_IDENTITY: {
+		const struct ctlmsg_tunnel_identity *m = rec;
+
+		/* The identity is dp_fw_peer_new's to check, at apply. */
+		if (!m->local_index)
+			return vl_status_set(st, -EINVAL,
+					     "%s: local_index 0 is reserved",
+					     t);
 		return 0;
 	}
 	case CTLMSG_LEASE_GRANT: {
@@ -790,6 +805,7 @@ int dp_ctl_check_order(uint32_t role, bool set_up, uint16_t type,
 	case CTLMSG_TUNNEL_ADD:
 	case CTLMSG_TUNNEL_DEL:
 	case CTLMSG_TUNNEL_REMOTE:
+	case CTLMSG_TUNNEL_IDENTITY:
 	case CTLMSG_LEASE_GRANT:
 	case CTLMSG_INJECT_RAW:
 	case CTLMSG_INJECT_SA:
@@ -1894,6 +1910,43 @@ static int on_tunnel_remote(struct dp_ctl *c,
 	return 0;
 }
 
+/*
+ * A new firewall identity for a tunnel (its CA name after a CA reload):
+ * stored for DUMP and, once rules are loaded, turned into a new view of
+ * them that replaces the SA's (one atomic exchange, the old view retired
+ * as FIREWALL retires views). Keys, counters and flows are not touched.
+ * An identity that does not check out changes nothing.
+ */
+static int on_tunnel_identity(struct dp_ctl *c,
+			      const struct ctlmsg_tunnel_identity *m,
+			      struct vl_status *st)
+{
+	int k = find_tunnel(c, m->local_index);
+	struct dp_fw_peer *view;
+	int err;
+
+	if (k < 0)
+		return vl_status_set(st, -ENOENT,
+				     "TUNNEL_IDENTITY: no tunnel %08x",
+				     m->local_index);
+	if (c->fw) {
+		err = dp_fw_peer_new(c->fw, &m->fw_peer, &view, st);
+		if (err) {
+			vl_status_prefix(st, "TUNNEL_IDENTITY %08x: fw_peer: ",
+					 m->local_index);
+			return err;
+		}
+		retire(c, RETIRED_FW_PEER,
+		       atomic_exchange_explicit(&c->tunnels[k].sa->fw, view,
+						memory_order_seq_cst));
+	}
+	c->tunnels[k].msg.fw_peer = m->fw_peer;
+	reclaim(c, DP_CTL_SYNC_MS, false);
+	say(c, DP_CTL_LOG_INFO, "Tunnel %08x: new firewall identity%s",
+	    m->local_index, c->fw ? "" : " (kept for the first rules)");
+	return 0;
+}
+
 static int on_lease_grant(struct dp_ctl *c, const struct ctlmsg_lease *m,
 			  struct vl_status *st)
 {
@@ -2439,6 +2492,8 @@ static int apply(struct dp_ctl *c, int i, const void *rec, struct vl_status *st)
 		return on_tunnel_del(c, rec, st);
 	case CTLMSG_TUNNEL_REMOTE:
 		return on_tunnel_remote(c, rec, st);
+	case CTLMSG_TUNNEL_IDENTITY:
+		return on_tunnel_identity(c, rec, st);
 	case CTLMSG_LEASE_GRANT:
 		return on_lease_grant(c, rec, st);
 	case CTLMSG_INJECT_RAW:

@@ -533,3 +533,29 @@ void dp_flow_set_timeouts(struct dp_flow_table *t,
 	atomic_store_explicit(&t->to_default, to->default_ns,
 			      memory_order_relaxed);
 }
+
+void dp_flow_count(struct dp_flow_table *t, const struct dp_flow_key *k,
+		   uint32_t gen, enum dp_flow_dir dir, uint64_t packets,
+		   uint64_t bytes, uint64_t now_ns)
+{
+	uint64_t h = hash(t, k);
+	struct bucket *b = &t->buckets[h & t->mask];
+	int i;
+
+	lock(b);
+	i = find(b, tag_of(h), k);
+	/* Gone (evicted, removed) or re-admitted since: not ours to count. */
+	if (i >= 0 && b->e[i].gen == gen) {
+		struct entry *e = &b->e[i];
+
+		if (dir == DP_FLOW_IN) {
+			e->in_packets += packets;
+			e->in_bytes += bytes;
+		} else {
+			e->out_packets += packets;
+			e->out_bytes += bytes;
+		}
+		touch(b, (unsigned int)i, now_ns);
+	}
+	unlock(b);
+}

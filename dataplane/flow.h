@@ -141,6 +141,18 @@ void dp_flow_admit(struct dp_flow_table *t, const struct dp_flow_key *k,
 		   uint32_t gen, enum dp_flow_dir dir, uint32_t len,
 		   uint64_t now_ns);
 
+/*
+ * Adds @packets and @bytes in direction @dir to @k's entry of generation
+ * @gen and refreshes it: the packets after the first of a run of one
+ * flow's packets in a burst, which the caller let through on the first
+ * one's verdict (filter.c). Nothing when the entry is gone or was
+ * re-admitted under other rules meanwhile: those packets were judged
+ * already, only their counts are lost.
+ */
+void dp_flow_count(struct dp_flow_table *t, const struct dp_flow_key *k,
+		   uint32_t gen, enum dp_flow_dir dir, uint64_t packets,
+		   uint64_t bytes, uint64_t now_ns);
+
 /* Removes @k's entry if it is there (a stale entry the new rules refuse). */
 void dp_flow_remove(struct dp_flow_table *t, const struct dp_flow_key *k);
 

@@ -430,4 +430,5 @@ void dp_in_burst(struct dp_worker *w, struct dp_pkt *pkts, unsigned int n)
 		}
 	}
 	rx_run_end(w, &run);
+	dp_filter_flush(w);
 }

@@ -212,6 +212,7 @@ void dp_out_flush_pending(struct dp_worker *w)
 		if (!q->n)
 			q->vpn_ip = 0;
 	}
+	dp_filter_flush(w);
 }
 
 /* True when no packet waits for a handshake (the pool is all free). */
@@ -286,6 +287,7 @@ static void out_burst(struct dp_worker *w, uint8_t *const *bufs,
 	}
 	if (run_n)
 		seal_run(w, run_sa, run_bufs, run_lens, run_n);
+	dp_filter_flush(w);
 }
 
 void dp_out_burst(struct dp_worker *w, const uint32_t *lens, unsigned int n)

@@ -31,6 +31,8 @@
 	X(MULTICAST, "outbound multicast (tun.drop_multicast)")              \
 	X(BROADCAST, "outbound broadcast (tun.drop_local_broadcast)")        \
 	X(NO_ROUTE, "no route for the destination")                          \
+	X(NOT_PEERS, "outbound destination is not the peer's")               \
+	X(NOT_OURS, "outbound source is not ours")                           \
 	X(PENDING_FULL, "handshake queue full")                              \
 	X(PENDING_TIMEOUT, "handshake did not complete in time")             \
 	X(LEASE, "send counters exhausted, waiting for a lease")             \

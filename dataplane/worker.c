@@ -64,6 +64,9 @@ void dp_worker_begin(struct dp_worker *w, uint64_t now_ns)
 			w->pending_sent[--w->n_pending_sent];
 	w->sat = atomic_load_explicit(&w->shared->sa_table,
 				      memory_order_acquire);
+	/* Each stage ends its flow run; none may outlive the last table. */
+	w->flow_run.fw = NULL;
+	w->flow_run.packets = w->flow_run.bytes = 0;
 }
 
 /*

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ctlmsg.h"
+#include "flow.h"
 #include "hooks.h"
 #include "port.h"
 #include "qsbr.h"
@@ -111,6 +112,23 @@ struct dp_worker {
 		uint32_t tokens; /* in 1/1000 */
 	} punt_buckets[DP_PUNT_BUCKETS];
 
+	/*
+	 * The flow the filter let through last in this stage call
+	 * (filter.c): the next packets of the same flow under the same
+	 * rules pass on its verdict, and their counts go to its entry once,
+	 * when the run ends (dp_filter_flush). A TSO burst of one TCP flow
+	 * costs one conntrack lookup instead of 64. Never kept past the
+	 * stage call: @fw is only safe to compare while the SA table that
+	 * led to it is held.
+	 */
+	struct dp_flow_run {
+		const struct dp_fw_peer *fw; /* NULL: no run */
+		struct dp_flow_key k;
+		uint32_t gen;
+		enum dp_flow_dir dir;
+		uint64_t packets, bytes; /* after the first, not counted yet */
+	} flow_run;
+
 	struct dp_counters stats;
 };
 
@@ -163,6 +181,8 @@ bool dp_filter_in(struct dp_worker *w, const struct dp_sa *sa, uint8_t *ip,
 bool dp_filter_out_pre(struct dp_worker *w, uint8_t *ip, uint32_t len);
 bool dp_filter_out(struct dp_worker *w, const struct dp_sa *sa, uint8_t *ip,
 		   uint32_t len);
+/* Ends the flow run: every stage that filtered calls it before it returns. */
+void dp_filter_flush(struct dp_worker *w);
 
 /*
  * Sends what waits for peers whose tunnel has appeared since the last call

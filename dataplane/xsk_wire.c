@@ -151,8 +151,14 @@ uint32_t dp_xw_build(const struct dp_nh_entry *e, const struct dp_pkt *pkt,
 		ip[1] = 0;
 		put16(ip + 2, (uint16_t)(IP4_HLEN + udp_len));
 		put16(ip + 4, ip_id);
-		put16(ip + 6,
-		      0); /* may be fragmented on the way, as the kernel's */
+		/*
+		 * No DF. The kernel socket sets it and, told by an ICMP
+		 * that the path is narrower, fragments later datagrams
+		 * itself; a frame built here never learns the path MTU, so
+		 * a router must be allowed to fragment it rather than drop
+		 * it into a black hole.
+		 */
+		put16(ip + 6, 0);
 		ip[8] = 64;
 		ip[9] = IPPROTO_UDP;
 		put16(ip + 10, 0);

@@ -13,7 +13,8 @@
  * and -- with tun_disabled, so no privilege is needed -- a whole SETUP on
  * 127.0.0.1 with workers running: tunnels, DUMP with and without keys,
  * injects arriving sealed at a UDP socket, punts, lease requests, TUNNEL_DEL
- * with closeTunnel, a repeated and a different SETUP.
+ * with closeTunnel, a repeated and a different SETUP; and TUNNEL_IDENTITY
+ * moving a tunnel in and out of a ca_name rule, proven by real packets.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -155,6 +156,14 @@ static size_t build(uint16_t type)
 		hdr(m, type, sizeof(*m));
 		m->local_index = IDX_LOCAL;
 		m->remote = addr4(0x7f000001, 4242);
+		return sizeof(*m);
+	}
+	case CTLMSG_TUNNEL_IDENTITY: {
+		struct ctlmsg_tunnel_identity *m = (void *)b;
+
+		hdr(m, type, sizeof(*m));
+		m->local_index = IDX_LOCAL;
+		fw_any_peer(&m->fw_peer, "host-b");
 		return sizeof(*m);
 	}
 	case CTLMSG_LEASE_GRANT:
@@ -532,6 +541,11 @@ static void m_rem_family(void *b, size_t *len)
 	(void)len;
 	((struct ctlmsg_tunnel_remote *)b)->remote.sin6_family = 0;
 }
+static void m_id_index(void *b, size_t *len)
+{
+	(void)len;
+	((struct ctlmsg_tunnel_identity *)b)->local_index = 0;
+}
 static void m_lease_index(void *b, size_t *len)
 {
 	(void)len;
@@ -663,6 +677,7 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_TUNNEL_ADD, m_none, 0, NULL },
 	{ CTLMSG_TUNNEL_DEL, m_none, 0, NULL },
 	{ CTLMSG_TUNNEL_REMOTE, m_none, 0, NULL },
+	{ CTLMSG_TUNNEL_IDENTITY, m_none, 0, NULL },
 	{ CTLMSG_LEASE_GRANT, m_none, 0, NULL },
 	{ CTLMSG_INJECT_RAW, m_none, 0, NULL },
 	{ CTLMSG_INJECT_SA, m_none, 0, NULL },
@@ -693,6 +708,12 @@ static const struct vcase vcases[] = {
 	  "TUNNEL_REMOTE: record of" },
 	{ CTLMSG_TUNNEL_REMOTE, m_plus_one, -EBADMSG,
 	  "TUNNEL_REMOTE: record of" },
+	{ CTLMSG_TUNNEL_IDENTITY, m_minus_one, -EBADMSG,
+	  "TUNNEL_IDENTITY: record of 2143 bytes, want 2144" },
+	{ CTLMSG_TUNNEL_IDENTITY, m_plus_one, -EBADMSG,
+	  "TUNNEL_IDENTITY: record of 2145 bytes, want 2144" },
+	{ CTLMSG_TUNNEL_IDENTITY, m_version, -EPROTO,
+	  "TUNNEL_IDENTITY: version" },
 	{ CTLMSG_LEASE_GRANT, m_minus_one, -EBADMSG, "LEASE_GRANT: record of" },
 	{ CTLMSG_LEASE_GRANT, m_plus_one, -EBADMSG, "LEASE_GRANT: record of" },
 	{ CTLMSG_DUMP, m_plus_one, -EBADMSG,
@@ -785,6 +806,8 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_TUNNEL_REMOTE, m_rem_index, -EINVAL,
 	  "local_index 0 is reserved" },
 	{ CTLMSG_TUNNEL_REMOTE, m_rem_family, -EINVAL, "remote family 0" },
+	{ CTLMSG_TUNNEL_IDENTITY, m_id_index, -EINVAL,
+	  "TUNNEL_IDENTITY: local_index 0 is reserved" },
 	{ CTLMSG_LEASE_GRANT, m_lease_index, -EINVAL,
 	  "local_index 0 is reserved" },
 
@@ -875,6 +898,13 @@ static const struct ocase ocases[] = {
 	  "before SETUP" },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_TUNNEL_REMOTE, -EPROTO,
 	  "before SETUP" },
+	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_TUNNEL_IDENTITY, -EPROTO,
+	  "TUNNEL_IDENTITY before SETUP" },
+	{ CTLMSG_ROLE_CONTROL, true, CTLMSG_TUNNEL_IDENTITY, 0, NULL },
+	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_TUNNEL_IDENTITY, -EPERM,
+	  "may only DUMP" },
+	{ 0, true, CTLMSG_TUNNEL_IDENTITY, -EPROTO,
+	  "TUNNEL_IDENTITY before HELLO" },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_LEASE_GRANT, -EPROTO,
 	  "before SETUP" },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_INJECT_RAW, -EPROTO,
@@ -1743,6 +1773,194 @@ static void test_ctl_running_busy(void **state)
 	running(state, CTLMSG_MODE_BUSY);
 }
 
+/*
+ * A FIREWALL whose only inbound rule is `proto: any, host: any,
+ * ca_name: ca-new` (outbound: anything), at msgbuf(); returns its length.
+ */
+static size_t fw_ca_name_build(void)
+{
+	struct ctlmsg_fw_rule in = fw_rule_any_host(0, 0, 0);
+	const struct ctlmsg_fw_rule out = fw_rule_any_host(0, 0, 0);
+	static const char strings[8] = "ca-new"; /* padded to 4 bytes */
+	uint8_t *b = msgbuf();
+	struct ctlmsg_firewall *fw = (void *)b;
+	uint32_t len;
+
+	in.ca_name = 0;
+	len = fw_build(b, 0, &in, 1, &out, 1);
+	memcpy(b + len, strings, sizeof(strings));
+	fw->strings_len = sizeof(strings);
+	fw->hdr.len = len + (uint32_t)sizeof(strings);
+	return fw->hdr.len;
+}
+
+/* @p's identity with CA name @ca appended (issued by a CA of ours). */
+static void peer_with_ca(struct ctlmsg_fw_peer *p, const char *name,
+			 const char *ca)
+{
+	fw_any_peer(p, name);
+	memcpy(p->strings + p->strings_len, ca, strlen(ca) + 1);
+	p->strings_len = (uint16_t)(p->strings_len + strlen(ca) + 1);
+	p->flags = CTLMSG_FW_PEER_HAS_CA;
+}
+
+/*
+ * A packet VPN_B -> VPN_A from the peer, sealed on the tunnel: an ICMP
+ * echo when @udp_port is 0, else a UDP datagram from that port to 53.
+ */
+static void send_data(int peer_fd, uint16_t dp_port, uint64_t counter,
+		      uint16_t udp_port)
+{
+	uint8_t ip[28] = {
+		0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 1, 0, 0,
+		10, 77, 0, 2, 10, 77, 0, 1, 8, 0, 0, 0, 0, 1, 0, 1
+	};
+	struct vl_aead_key k;
+	uint8_t d[16 + sizeof(ip) + 16], nonce[12];
+
+	if (udp_port) {
+		ip[9] = 17;
+		ip[20] = (uint8_t)(udp_port >> 8);
+		ip[21] = (uint8_t)udp_port;
+		ip[23] = 53;
+		ip[25] = 8; /* UDP length; no checksum */
+	}
+	vl_aead_key_set(&k, VL_CIPHER_AES, key_recv);
+	wire_header_encode(d, WIRE_MESSAGE, 0, IDX_LOCAL, counter);
+	vl_aead_nonce(VL_CIPHER_AES, counter, nonce);
+	vl_aead_seal(&k, nonce, d, 16, ip, sizeof(ip), d + 16);
+	vl_aead_key_wipe(&k);
+	assert_int_equal(sendto(peer_fd, d, sizeof(d), 0,
+				(struct sockaddr *)&(struct sockaddr_in){
+					.sin_family = AF_INET,
+					.sin_port = htons(dp_port),
+					.sin_addr.s_addr = htonl(0x7f000001) },
+				sizeof(struct sockaddr_in)),
+			 (ssize_t)sizeof(d));
+}
+
+/*
+ * Steps until the workers counted @rx packets received, then returns the
+ * inbound firewall's drops, read a little later: a worker counts the
+ * datagram before it judges it.
+ */
+static uint64_t fw_in_drops(struct env *e, int fd, uint64_t rx)
+{
+	struct ctlmsg_worker_stats sum;
+
+	for (int k = 0; k < 300; k++) {
+		stats_total(stats(e, fd), &sum);
+		if (sum.rx_packets >= rx) {
+			assert_int_equal(sum.rx_packets, rx);
+			for (int j = 0; j < 5; j++)
+				dp_ctl_step(e->c, 10);
+			stats_total(stats(e, fd), &sum);
+			return sum.drops[DP_DROP_FIREWALL_IN];
+		}
+		dp_ctl_step(e->c, 10);
+	}
+	fail_msg("the workers did not count %llu packets within 3 s",
+		 (unsigned long long)rx);
+	return 0;
+}
+
+/*
+ * TUNNEL_IDENTITY: the identity is stored (DUMP returns it) before and
+ * after rules are loaded, and the tunnel's view of the rules follows it:
+ * a ca_name rule that refused the peer takes it once the identity names
+ * that CA, and refuses it again when the name goes. Unknown tunnels and
+ * identities that do not check out are refused and change nothing.
+ */
+static void test_ctl_tunnel_identity(void **state)
+{
+	struct env *e = *state;
+	static struct ctlmsg_setup s;
+	static struct ctlmsg_tunnel_add t;
+	static struct ctlmsg_tunnel_identity id;
+	static union {
+		struct ctlmsg_hdr hdr;
+		struct ctlmsg_setup_done done;
+		struct ctlmsg_dump_tunnel dump;
+		uint8_t raw[CTLMSG_MAX];
+	} r;
+	struct ctlmsg_hello hr;
+	struct ctlmsg_hdr dump;
+	struct ctlmsg_fw_peer with_ca;
+	struct sockaddr_in6 peer;
+	uint16_t peer_port, dp_port;
+	int peer_fd;
+	size_t n;
+
+	e->fd = hello(e, CTLMSG_ROLE_CONTROL, &hr);
+	fill_setup(&s);
+	rpc(e, e->fd, &s, sizeof(s), &r, CTLMSG_SETUP_DONE);
+	assert_int_equal(r.done.err, 0);
+	dp_port = r.done.port;
+	peer_fd = udp_socket(&peer_port);
+	hdr(&dump, CTLMSG_DUMP, sizeof(dump));
+
+	n = build(CTLMSG_TUNNEL_IDENTITY);
+	memcpy(&id, msgbuf(), n);
+	expect_error(e, e->fd, &id, n, -ENOENT,
+		     "TUNNEL_IDENTITY: no tunnel 11223344");
+
+	/* Before any rules: only stored. The remote is the peer's (no roam). */
+	peer = addr4(0x7f000001, peer_port);
+	fill_tunnel(&t, IDX_LOCAL, &peer);
+	send_rec(e, e->fd, &t, sizeof(t));
+	peer_with_ca(&with_ca, "host-b", "ca-old");
+	id.fw_peer = with_ca;
+	send_rec(e, e->fd, &id, sizeof(id));
+	rpc(e, e->fd, &dump, sizeof(dump), &r, CTLMSG_DUMP_TUNNEL);
+	assert_memory_equal(&r.dump.tunnel.fw_peer, &with_ca, sizeof(with_ca));
+	assert_int_equal(r.dump.tunnel.send_counter, 2); /* untouched */
+	assert_memory_equal(r.dump.tunnel.send_key, key_send, 32);
+	n = recv_rec(e, e->fd, &r, sizeof(r));
+	assert_int_equal(r.hdr.type, CTLMSG_DUMP_END);
+
+	/* Rules that want ca-new: the peer (ca-old) is refused. */
+	n = fw_ca_name_build();
+	send_rec(e, e->fd, msgbuf(), n);
+	(void)stats(e, e->fd);
+	send_data(peer_fd, dp_port, 3, 0);
+	assert_int_equal(fw_in_drops(e, e->fd, 1), 1);
+
+	/* Its CA is now called ca-new: let in, on the same tunnel. */
+	peer_with_ca(&id.fw_peer, "host-b", "ca-new");
+	send_rec(e, e->fd, &id, sizeof(id));
+	(void)stats(e, e->fd); /* applied before the packet comes */
+	send_data(peer_fd, dp_port, 4, 0);
+	assert_int_equal(fw_in_drops(e, e->fd, 2), 1);
+
+	/* A broken identity is refused; the one in force stays. */
+	with_ca = id.fw_peer;
+	id.fw_peer.strings_len = 0;
+	expect_error(
+		e, e->fd, &id, sizeof(id), -EINVAL,
+		"TUNNEL_IDENTITY 11223344: fw_peer: peer identity: strings_len 0");
+	send_data(peer_fd, dp_port, 5, 0);
+	assert_int_equal(fw_in_drops(e, e->fd, 3), 1);
+	rpc(e, e->fd, &dump, sizeof(dump), &r, CTLMSG_DUMP_TUNNEL);
+	assert_memory_equal(&r.dump.tunnel.fw_peer, &with_ca, sizeof(with_ca));
+	assert_int_equal(r.dump.tunnel.recv_max, 5);
+	n = recv_rec(e, e->fd, &r, sizeof(r));
+	assert_int_equal(r.hdr.type, CTLMSG_DUMP_END);
+
+	/*
+	 * No CA of ours issued it any more: a new flow is refused again,
+	 * while the ICMP flow admitted before stays, as 1.6.1's conntrack
+	 * does across reloadCA (the rule generation did not change).
+	 */
+	fw_any_peer(&id.fw_peer, "host-b");
+	send_rec(e, e->fd, &id, sizeof(id));
+	(void)stats(e, e->fd); /* applied before the packet comes */
+	send_data(peer_fd, dp_port, 6, 5353);
+	assert_int_equal(fw_in_drops(e, e->fd, 4), 2);
+	send_data(peer_fd, dp_port, 7, 0);
+	assert_int_equal(fw_in_drops(e, e->fd, 5), 2);
+	close(peer_fd);
+}
+
 /* VELA_TUN_FD's syntax; whether the fds are TUN queues is SETUP's job. */
 static void test_ctl_parse_tun_fds(void **state)
 {
@@ -1793,6 +2011,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ctl_socket_control_replaced,
 						env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_socket_dump_slow_reader,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_tunnel_identity,
 						env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_running_event,
 						env_setup, env_teardown),

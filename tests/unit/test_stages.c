@@ -113,6 +113,9 @@ static struct dp_sa *make_sa(struct env *e, uint32_t local, uint32_t remote,
 
 	if (known_remote)
 		m.remote = e->peer;
+	if (vpn_ip == HOST_A) /* host-a's certificate carries 192.168.77.0/24 */
+		m.peer_nets[m.n_peer_nets++] =
+			(struct ctlmsg_net){ 0xc0a84d00, 0xffffff00 };
 	/* host-b: receives with k1, sends with k2. */
 	memcpy(m.send_key, vec_noise_aes_k2, 32);
 	memcpy(m.recv_key, vec_noise_aes_k1, 32);
@@ -142,8 +145,11 @@ static int setup(void **state)
 	s->n_local_nets = 2;
 	s->local_nets[0] = (struct ctlmsg_net){ HOST_B, 0xffffffff };
 	s->local_nets[1] = (struct ctlmsg_net){ 0xc0a83200, 0xffffff00 };
-	s->n_routes = 1;
+	s->n_routes = 2;
 	s->routes[0] = (struct ctlmsg_route){ { 0xc0a84d00, 0xffffff00 },
+					      HOST_A, 0, 0 };
+	/* Via host-a too, but not in its certificate. */
+	s->routes[1] = (struct ctlmsg_route){ { 0xc0a84f00, 0xffffff00 },
 					      HOST_A, 0, 0 };
 	s->send_recv_error = CTLMSG_RECV_ERROR_ALWAYS;
 	s->pending_timeout_ms = 1000;
@@ -475,21 +481,29 @@ static void test_stages_outbound_routes_and_drops(void **state)
 	uint8_t ip[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0,
 			   10, 1, 0, 2, 10, 1, 0, 1, 0, 1, 0, 2, 0, 8, 0, 0 };
 	static const struct {
-		uint8_t dst[4];
+		uint8_t src[4], dst[4];
 		int drop; /* -1: sent */
 	} cases[] = {
-		{ { 10, 1, 0, 1 }, -1 },
-		{ { 192, 168, 77, 5 }, -1 },            /* unsafe route via A */
-		{ { 192, 168, 78, 5 }, DP_DROP_NO_ROUTE },
-		{ { 10, 1, 0, 2 }, DP_DROP_TO_SELF },
-		{ { 224, 0, 0, 1 }, DP_DROP_MULTICAST },
-		{ { 10, 1, 255, 255 }, DP_DROP_BROADCAST },
+		{ { 10, 1, 0, 2 }, { 10, 1, 0, 1 }, -1 },
+		/* unsafe route via A, whose certificate carries it */
+		{ { 10, 1, 0, 2 }, { 192, 168, 77, 5 }, -1 },
+		/* via A, not in its certificate (1.6.1: droppedRemoteIP) */
+		{ { 10, 1, 0, 2 }, { 192, 168, 79, 5 }, DP_DROP_NOT_PEERS },
+		/* from our certificate's subnet: a gateway's LAN */
+		{ { 192, 168, 50, 7 }, { 10, 1, 0, 1 }, -1 },
+		/* from outside our certificate (1.6.1: droppedLocalIP) */
+		{ { 192, 168, 51, 7 }, { 10, 1, 0, 1 }, DP_DROP_NOT_OURS },
+		{ { 10, 1, 0, 2 }, { 192, 168, 78, 5 }, DP_DROP_NO_ROUTE },
+		{ { 10, 1, 0, 2 }, { 10, 1, 0, 2 }, DP_DROP_TO_SELF },
+		{ { 10, 1, 0, 2 }, { 224, 0, 0, 1 }, DP_DROP_MULTICAST },
+		{ { 10, 1, 0, 2 }, { 10, 1, 255, 255 }, DP_DROP_BROADCAST },
 	};
 	uint32_t len = sizeof(ip);
 
 	e->shared.setup.drop_multicast = 1;
 	e->shared.setup.drop_local_broadcast = 1;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(ip + 12, cases[i].src, 4);
 		memcpy(ip + 16, cases[i].dst, 4);
 		dp_worker_begin(&e->w, 1000);
 		memcpy(e->w.tx_bufs[0] + DP_HEADROOM, ip, sizeof(ip));
@@ -938,6 +952,39 @@ static void test_stages_firewall_conntrack(void **state)
 	}
 }
 
+/*
+ * A burst: runs of one flow pass on the first packet's verdict, and every
+ * packet is counted on its flow all the same.
+ */
+static void test_stages_firewall_flow_runs(void **state)
+{
+	struct env *e = *state;
+	static const uint16_t sport[] = { 5000, 5000, 5000, 5001, 5000, 5000 };
+	const unsigned int n = sizeof(sport) / sizeof(sport[0]);
+	struct dp_flow_record r[4];
+	uint32_t lens[8], cursor = 0;
+	uint64_t got[2] = { 0, 0 };
+
+	dp_worker_begin(&e->w, 1000);
+	for (unsigned int i = 0; i < n; i++)
+		lens[i] = udp4(e->w.tx_bufs[i] + DP_HEADROOM, HOST_B, sport[i],
+			       HOST_A, 53);
+	dp_out_burst(&e->w, lens, n);
+	assert_int_equal(e->w.n_to_net, n);
+	assert_int_equal(dp_flow_extract(e->shared.flows, r, 4, &cursor, false,
+					 1000),
+			 2);
+	for (unsigned int i = 0; i < 2; i++) {
+		assert_int_equal(r[i].in_packets, 0);
+		assert_int_equal(r[i].out_bytes, 28 * r[i].out_packets);
+		got[r[i].key.local_port - 5000] = r[i].out_packets;
+	}
+	assert_int_equal(got[0], 5);
+	assert_int_equal(got[1], 1);
+	/* The run ended with the call. */
+	assert_null(e->w.flow_run.fw);
+}
+
 /* A tunnel without rules passes nothing, either way. */
 static void test_stages_firewall_no_rules(void **state)
 {
@@ -1035,6 +1082,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stages_hooks_pending,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stages_firewall_conntrack,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stages_firewall_flow_runs,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stages_firewall_no_rules,
 						setup, teardown),
