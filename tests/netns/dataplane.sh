@@ -52,41 +52,9 @@ test_setup() { # workers
 	in_a "$DP_PEER" add -sock "$SOCK" -peer-vpn "$VPN_B" -remote "$UNDER_B:$PORT"
 }
 
-test_inbound() {
-	local got
-	rm -f "$TMP/listening"
-	in_a python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("'"$VPN_A"'", 5000))
-open(sys.argv[1], "w").close()
-s.settimeout(5)
-data, peer = s.recvfrom(2048)
-print(data.decode(), peer[0])
-' "$TMP/listening" >"$TMP/inbound.out" &
-	local listener=$!
-	wait_file "$TMP/listening"
-	in_b "$DP_PEER" send-data -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT" \
-		-src "$VPN_B" -dst "$VPN_A" -dport 5000 -payload "hello from B"
-	wait "$listener"
-	got=$(cat "$TMP/inbound.out")
-	echo "listener got: $got"
-	[ "$got" = "hello from B $VPN_B" ]
-}
+test_inbound() { dp_inbound; }
 
-test_outbound() {
-	rm -f "$TMP/ready"
-	in_b "$DP_PEER" recv -bind "$UNDER_B:$PORT" -ready "$TMP/ready" \
-		-expect data -dst "$VPN_B" -dport 6000 -payload "hello from A" &
-	local receiver=$!
-	wait_file "$TMP/ready"
-	in_a python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.sendto(b"hello from A", ("'"$VPN_B"'", 6000))
-'
-	wait "$receiver"
-}
+test_outbound() { dp_outbound; }
 
 test_test_reply() {
 	in_b "$DP_PEER" test -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT"
@@ -124,25 +92,10 @@ test_close() {
 # The control plane's injects: a packet written to the TUN as if it came
 # from B, and one sent into the tunnel as if read from the TUN.
 test_inject_tun() {
-	local got
-	rm -f "$TMP/listening"
-	in_a python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("'"$VPN_A"'", 5001))
-open(sys.argv[1], "w").close()
-s.settimeout(5)
-data, peer = s.recvfrom(2048)
-print(data.decode(), peer[0])
-' "$TMP/listening" >"$TMP/inject.out" &
-	local listener=$!
-	wait_file "$TMP/listening"
+	dp_listen 5001
 	in_a "$DP_PEER" inject -sock "$SOCK" -into tun -src "$VPN_B" \
 		-dst "$VPN_A" -dport 5001 -payload "injected in"
-	wait "$listener"
-	got=$(cat "$TMP/inject.out")
-	echo "listener got: $got"
-	[ "$got" = "injected in $VPN_B" ]
+	dp_listen_got "injected in $VPN_B"
 }
 
 test_inject_out() {

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Shared by the tests that drive a real vela-dataplane with dp_peer in two
-# namespaces (dataplane.sh, dpctl.sh); sourced, not run:
+# namespaces (dataplane.sh, dpctl.sh, tun_events.sh); sourced, not run:
 #
 #   ns $NS_A: vela-dataplane on $VETH_A ($UNDER_A)  --veth, 2 queues--
 #   ns $NS_B: dp_peer as the Nebula peer on $VETH_B ($UNDER_B)
@@ -9,6 +9,8 @@
 # dp_names NAME SHORT NET   names unique per run, addresses 172.31.NET.x and
 #                           10.NET.0.x, a temp dir, cleanup on exit
 # setup_net, start_dataplane, stop_dataplane [TUN], in_a, in_b, wait_file, say
+# dp_listen PORT + dp_listen_got EXPECTED, dp_send_a PORT PAYLOAD,
+# dp_inbound, dp_outbound   the UDP steps through the tunnel both ways
 
 dp_require() {
 	local tool
@@ -77,6 +79,58 @@ wait_file() {
 	done
 	echo "timed out waiting for $1"
 	return 1
+}
+
+# A UDP listener on $VPN_A:PORT in ns A, ready when this returns; then
+# dp_listen_got checks the one datagram it got, as "payload source-ip".
+dp_listen() { # port
+	rm -f "$TMP/listening"
+	in_a python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+open(sys.argv[3], "w").close()
+s.settimeout(5)
+data, peer = s.recvfrom(2048)
+print(data.decode(), peer[0])
+' "$VPN_A" "$1" "$TMP/listening" >"$TMP/listener.out" &
+	DP_LISTENER=$!
+	wait_file "$TMP/listening"
+}
+
+dp_listen_got() { # expected
+	local got
+	wait "$DP_LISTENER"
+	got=$(cat "$TMP/listener.out")
+	echo "listener got: $got"
+	[ "$got" = "$1" ]
+}
+
+# One UDP datagram from ns A to $VPN_B:PORT, through the TUN.
+dp_send_a() { # port payload
+	in_a python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
+' "$VPN_B" "$1" "$2"
+}
+
+# B's data message comes out of A's TUN; A's datagram arrives sealed at B.
+dp_inbound() {
+	dp_listen 5000
+	in_b "$DP_PEER" send-data -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT" \
+		-src "$VPN_B" -dst "$VPN_A" -dport 5000 -payload "hello from B"
+	dp_listen_got "hello from B $VPN_B"
+}
+
+dp_outbound() {
+	rm -f "$TMP/ready"
+	in_b "$DP_PEER" recv -bind "$UNDER_B:$PORT" -ready "$TMP/ready" \
+		-expect data -dst "$VPN_B" -dport 6000 -payload "hello from A" &
+	local receiver=$!
+	wait_file "$TMP/ready"
+	dp_send_a 6000 "hello from A"
+	wait "$receiver"
 }
 
 setup_net() {

@@ -201,6 +201,26 @@ static size_t ctl_reply(int fd, uint16_t want, unsigned int timeout_s)
 	}
 }
 
+/*
+ * A request answered only when refused (FIREWALL, INJECT_*) was taken:
+ * a STATS after it comes back with no ERROR before it. The reply stays in
+ * `in` (in.stats).
+ */
+static void accepted(int fd, const struct args *a, const char *what)
+{
+	memset(&out.hdr, 0, sizeof(out.hdr));
+	hdr(&out.hdr, CTLMSG_STATS, sizeof(out.hdr));
+	ctl_send(fd, sizeof(out.hdr));
+	for (;;) {
+		ctl_recv(fd, a->timeout);
+		if (in.hdr.type == CTLMSG_ERROR)
+			die("%s refused: ERROR %d: %s", what, in.error.err,
+			    in.error.msg);
+		if (in.hdr.type == CTLMSG_STATS_REPLY)
+			return;
+	}
+}
+
 static int ctl_connect(const struct args *a, uint32_t role)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -296,17 +316,7 @@ static int cmd_setup(const struct args *a)
 	/* Rules that let everything through, as vela-control sends next. */
 	fw_any_build(&out, ++seq);
 	ctl_send(fd, FW_ANY_LEN);
-	memset(&out.hdr, 0, sizeof(out.hdr));
-	hdr(&out.hdr, CTLMSG_STATS, sizeof(out.hdr));
-	ctl_send(fd, sizeof(out.hdr));
-	for (;;) {
-		ctl_recv(fd, a->timeout);
-		if (in.hdr.type == CTLMSG_ERROR)
-			die("FIREWALL refused: ERROR %d: %s", in.error.err,
-			    in.error.msg);
-		if (in.hdr.type == CTLMSG_STATS_REPLY)
-			break;
-	}
+	accepted(fd, a, "FIREWALL");
 	if (in.stats.fw_gen != 1 || in.stats.fw_rules_in != 1 ||
 	    in.stats.fw_rules_out != 1)
 		die("firewall not in force: generation %u, rules %u/%u",
@@ -758,19 +768,8 @@ static int cmd_inject(const struct args *a)
 	len = offsetof(struct ctlmsg_inject_ip, data) + out.inject.len;
 	hdr(&out.hdr, type, len);
 	ctl_send(fd, len);
-	/* Injects are answered only when refused: STATS shows it was not. */
-	memset(&out.hdr, 0, sizeof(out.hdr));
-	hdr(&out.hdr, CTLMSG_STATS, sizeof(out.hdr));
-	ctl_send(fd, sizeof(out.hdr));
-	for (;;) {
-		ctl_recv(fd, a->timeout);
-		if (in.hdr.type == CTLMSG_ERROR)
-			die("inject refused: ERROR %d: %s", in.error.err,
-			    in.error.msg);
-		if (in.hdr.type == CTLMSG_STATS_REPLY)
-			break;
-	}
 	printf("injected %u bytes into %s\n", out.inject.len, a->into);
+	accepted(fd, a, "inject");
 	close(fd);
 	return 0;
 }

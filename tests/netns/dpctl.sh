@@ -169,11 +169,7 @@ print(n)
 		-expect data -dst "$VPN_B" -dport 6000 -payload "hello from A" &
 	local receiver=$!
 	wait_file "$TMP/ready"
-	in_a python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.sendto(b"hello from A", ("'"$VPN_B"'", 6000))
-'
+	dp_send_a 6000 "hello from A"
 	wait "$receiver"
 }
 

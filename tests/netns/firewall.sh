@@ -27,6 +27,8 @@ set -euo pipefail
 : "${VELA:?path to the vela binary}" "${VELA_CERT:?path to vela-cert}"
 : "${DPCTL:?path to dpctl}"
 . "$(dirname "$0")/lib.sh"
+# One datagram each way (udp_probe.py has the modes), found before any cd.
+UDP=$(realpath "$(dirname "$0")/udp_probe.py")
 netns_require nebula iperf3 ping python3
 BACKEND=${BACKEND:-udp}
 WORKERS_A=1
@@ -75,32 +77,6 @@ firewall:
   inbound: [{port: any, proto: any, host: any}]
 YML
 
-# udp.py recv PORT | send SPORT DST DPORT MSG | echo PORT: one datagram
-# each, 3 s at most; recv prints what came or "timeout".
-cat >udp.py <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-mode = sys.argv[1]
-if mode == "send":
-    s.bind(("", int(sys.argv[2])))
-    s.sendto(sys.argv[5].encode(), (sys.argv[3], int(sys.argv[4])))
-    if len(sys.argv) > 6:  # and wait for the answer
-        try:
-            print(s.recvfrom(2048)[0].decode())
-        except socket.timeout:
-            print("timeout")
-    sys.exit(0)
-s.bind(("", int(sys.argv[2])))
-open("ready-%s" % sys.argv[2], "w").close()
-try:
-    data, peer = s.recvfrom(2048)
-except socket.timeout:
-    print("timeout"); sys.exit(0)
-if mode == "echo":
-    s.sendto(b"answer:" + data, peer)
-print(data.decode())
-PY
 
 ip netns exec "$NSB" nebula -config b.yml >nebula.log 2>&1 &
 PIDS+=($!)
@@ -120,10 +96,10 @@ wait_ready() { local _; for _ in $(seq 50); do [ -e "ready-$1" ] && return; slee
 # B sends MSG to A:PORT; prints what A's listener got ("timeout" if nothing).
 b_to_a() { # port msg
 	rm -f "ready-$1"
-	in_a python3 udp.py recv "$1" >got &
+	in_a python3 "$UDP" recv "$1" >got &
 	local l=$!
 	wait_ready "$1"
-	in_b python3 udp.py send 7100 $A "$1" "$2"
+	in_b python3 "$UDP" send 7100 $A "$1" "$2"
 	wait $l
 	cat got
 }
@@ -149,10 +125,10 @@ echo "ok: UDP 5001 (no rule) and 5002 (other group) dropped and counted ($before
 
 # Conntrack: A asks B:6000 from port 7000; B answers to 7000.
 rm -f ready-6000
-in_b python3 udp.py echo 6000 >/dev/null &
+in_b python3 "$UDP" echo 6000 >/dev/null &
 e=$!
 wait_ready 6000
-got=$(in_a python3 udp.py send 7000 $B 6000 question wait)
+got=$(in_a python3 "$UDP" send 7000 $B 6000 question wait)
 wait $e
 [ "$got" = answer:question ] || fail "answer from B:6000 to A:7000: $got"
 echo "ok: the answer to A's outbound UDP came back through conntrack"
@@ -174,7 +150,7 @@ echo "ok: dpctl flows shows the connection; -z zeroes its counters"
 sleep 3.5
 [ "$(flow in_packets)" = none ] || fail "flow still there after udp_timeout: $(dp flows)"
 before=$(drops FIREWALL_IN)
-in_b python3 udp.py send 6000 $A 7000 late
+in_b python3 "$UDP" send 6000 $A 7000 late
 sleep 0.5
 [ "$(drops FIREWALL_IN)" -gt "$before" ] || fail "late answer not dropped after the flow expired"
 echo "ok: the flow expired after udp_timeout; a late answer is dropped"

@@ -49,6 +49,8 @@ set -euo pipefail
 : "${VELA:?path to the vela binary}" "${VELA_CERT:?path to vela-cert}"
 : "${DPCTL:?path to dpctl}"
 . "$(dirname "$0")/lib.sh"
+# One datagram each way (udp_probe.py has the modes), found before any cd.
+UDP=$(realpath "$(dirname "$0")/udp_probe.py")
 netns_require nebula iperf3 ping python3
 BACKEND=${BACKEND:-udp}
 WORKERS=1 Q=1
@@ -153,29 +155,6 @@ $dp
 YML
 }
 
-# udp.py send SPORT DST DPORT MSG | echo PORT: one datagram, 3 s at most;
-# send waits for the answer and prints it, or "timeout".
-cat >udp.py <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-if sys.argv[1] == "send":
-    s.bind(("", int(sys.argv[2])))
-    s.sendto(sys.argv[5].encode(), (sys.argv[3], int(sys.argv[4])))
-    try:
-        print(s.recvfrom(2048)[0].decode())
-    except socket.timeout:
-        print("timeout")
-    sys.exit(0)
-s.bind(("", int(sys.argv[2])))
-open("ready-%s" % sys.argv[2], "w").close()
-try:
-    data, peer = s.recvfrom(2048)
-except socket.timeout:
-    print("timeout"); sys.exit(0)
-s.sendto(b"answer:" + data, peer)
-print(data.decode())
-PY
 
 in_l() { ip netns exec "$NSL" "$@"; }
 in_g() { ip netns exec "$NSA" "$@"; }
@@ -221,11 +200,11 @@ iperf_ok() { # server-ns server-ip client-ns
 # The remote node sends MSG to the LAN host's PORT, which echoes it.
 node_to_host() { # port msg
 	rm -f "ready-$1"
-	in_l python3 udp.py echo "$1" >/dev/null &
+	in_l python3 "$UDP" echo "$1" >/dev/null &
 	local l=$! _
 	for _ in $(seq 50); do [ -e "ready-$1" ] && break; sleep 0.1; done
 	[ -e "ready-$1" ] || fail "listener $1 not ready"
-	in_p python3 udp.py send 7100 $HOST "$1" "$2"
+	in_p python3 "$UDP" send 7100 $HOST "$1" "$2" wait
 	wait $l || true
 }
 start() { # ns config daemon(vela|nebula) log
@@ -294,7 +273,7 @@ ping_ok "$NSB" $HOST && fail "ping to the LAN passed a gateway whose certificate
 # A tuple nebula has no entry for: its own firewall refuses it (the
 # LAN is not in the gateway's certificate any more), nothing arrives.
 n=$(drops NOT_FOR_US)
-[ "$(in_p python3 udp.py send 7101 $HOST 5300 fresh)" = timeout ] ||
+[ "$(in_p python3 "$UDP" send 7101 $HOST 5300 fresh wait)" = timeout ] ||
 	fail "UDP to the LAN passed a gateway whose certificate lacks it"
 [ "$(drops NOT_FOR_US)" = "$n" ] ||
 	fail "nebula sent a new flow to a LAN outside the gateway's certificate"

@@ -122,41 +122,9 @@ wait_show() {
 	return 1
 }
 
-test_inbound() {
-	local got
-	rm -f "$TMP/listening"
-	in_a python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("'"$VPN_A"'", 5000))
-open(sys.argv[1], "w").close()
-s.settimeout(5)
-data, peer = s.recvfrom(2048)
-print(data.decode(), peer[0])
-' "$TMP/listening" >"$TMP/inbound.out" &
-	local listener=$!
-	wait_file "$TMP/listening"
-	in_b "$DP_PEER" send-data -bind "$UNDER_B:$PORT" -to "$UNDER_A:$PORT" \
-		-src "$VPN_B" -dst "$VPN_A" -dport 5000 -payload "hello from B"
-	wait "$listener"
-	got=$(cat "$TMP/inbound.out")
-	echo "listener got: $got"
-	[ "$got" = "hello from B $VPN_B" ]
-}
+test_inbound() { dp_inbound; }
 
-test_outbound() {
-	rm -f "$TMP/ready"
-	in_b "$DP_PEER" recv -bind "$UNDER_B:$PORT" -ready "$TMP/ready" \
-		-expect data -dst "$VPN_B" -dport 6000 -payload "hello from A" &
-	local receiver=$!
-	wait_file "$TMP/ready"
-	in_a python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.sendto(b"hello from A", ("'"$VPN_B"'", 6000))
-'
-	wait "$receiver"
-}
+test_outbound() { dp_outbound; }
 
 # vela-dataplane must exit 1 on its own, naming $1 in its log.
 expect_exit() { # tun
