@@ -12,7 +12,8 @@
  * The daemons are found beside this binary. On SIGINT/SIGTERM the control
  * plane stops first (it tells every peer the tunnel is closing), then the
  * dataplane. SIGHUP is passed to the control plane, which reloads the
- * config as nebula does.
+ * config as nebula does. Under systemd (dist/systemd/vela.service,
+ * Type=notify) it reports READY, RELOADING and STOPPING (sdnotify.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include "config.h"
 #include "cli.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "status.h"
 
 #ifndef VELA_VERSION
@@ -51,6 +53,19 @@ static void on_signal(int sig)
 		hup_flag = 1;
 	else
 		stop_flag = 1;
+}
+
+/* RELOADING=1 with the time, as systemd's Type=notify-reload wants it. */
+static void notify_reloading(void)
+{
+	struct timespec ts;
+	char msg[64];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)ts.tv_sec * 1000000ull +
+			 (unsigned long long)ts.tv_nsec / 1000);
+	vl_sd_notify(msg);
 }
 
 /* dir + "/" + name into out[PATH_MAX]; false when it does not fit. */
@@ -190,6 +205,11 @@ int main(int argc, char **argv)
 	spawn(&dp);
 	wait_for(socket, 5000);
 	spawn(&ctl);
+	/*
+	 * systemd (Type=notify): ready once the dataplane listens and the
+	 * control plane runs; it connects and sets the dataplane up by itself.
+	 */
+	vl_sd_notify("READY=1");
 	while (!stop_flag) {
 		int status;
 		struct child *c;
@@ -198,8 +218,11 @@ int main(int argc, char **argv)
 		if (hup_flag) {
 			/* The control plane holds what a reload changes. */
 			hup_flag = 0;
+			notify_reloading();
 			if (ctl.pid > 0)
 				kill(ctl.pid, SIGHUP);
+			/* vela-control reloads on its own and logs the outcome. */
+			vl_sd_notify("READY=1");
 		}
 		pid = waitpid(-1, &status, 0);
 		if (pid < 0) {
@@ -217,6 +240,7 @@ int main(int argc, char **argv)
 			sleep(1);
 		spawn(c);
 	}
+	vl_sd_notify("STOPPING=1");
 	stop_child(&ctl, 5000);
 	stop_child(&dp, 5000);
 	free(socket);

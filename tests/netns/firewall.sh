@@ -18,7 +18,9 @@
 #   - after 3 s without traffic the flow is gone and the same answer is
 #     dropped;
 #   - SIGHUP with a new rule (UDP 5001) under iperf3 load: the rule takes
-#     effect, the tunnel (its indexes) stays, iperf3 runs to the end.
+#     effect, the tunnel (its indexes) stays, iperf3 runs to the end;
+#   - systemd's Type=notify protocol: READY=1 at start, RELOADING=1 with
+#     MONOTONIC_USEC and READY=1 again around the reload.
 #
 # BACKEND=udp (default) or xsk. Needs root, nebula, iperf3, python3;
 # exits 77 without. Every wait is bounded; everything is removed on exit.
@@ -80,7 +82,23 @@ YML
 
 ip netns exec "$NSB" nebula -config b.yml >nebula.log 2>&1 &
 PIDS+=($!)
-ip netns exec "$NSA" "$VELA" -config "$WORK/a.yml" >vela.log 2>&1 &
+# systemd's end of Type=notify: every state vela reports, one per line.
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(1)
+end = time.time() + 150
+with open(sys.argv[2], "a", buffering=1) as log:
+    while time.time() < end:
+        try:
+            log.write(s.recv(512).decode().replace("\n", " ") + "\n")
+        except socket.timeout:
+            pass
+' "$WORK/notify.sock" "$WORK/notify.log" &
+PIDS+=($!)
+for _ in $(seq 50); do [ -S "$WORK/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$WORK/notify.sock ip netns exec "$NSA" "$VELA" -config "$WORK/a.yml" >vela.log 2>&1 &
 PIDS+=($!); VELA_PID=$!
 wait_dev "$NSA" fw-a
 wait_dev "$NSB" fw-b
@@ -167,6 +185,12 @@ write_a "    - {port: 5001, proto: udp, host: any}"
 kill -HUP "$VELA_PID"
 for _ in $(seq 50); do grep -q "New firewall has been installed" vela.log && break; sleep 0.1; done
 grep -q "New firewall has been installed" vela.log || fail "SIGHUP: no new firewall"
+# Type=notify: ready at start, then reloading and ready again.
+grep -q '^READY=1$' notify.log || fail "vela sent no READY=1: $(cat notify.log)"
+grep -q '^RELOADING=1 MONOTONIC_USEC=[0-9][0-9]*$' notify.log ||
+	fail "vela sent no RELOADING=1 with MONOTONIC_USEC: $(cat notify.log)"
+[ "$(tail -n 1 notify.log)" = READY=1 ] || fail "not READY after the reload: $(cat notify.log)"
+echo "ok: sd_notify READY=1, RELOADING=1, READY=1"
 wait $cli || fail "iperf3 through the reload: $(tail -n 5 iperf.json)"
 wait $srv || true
 python3 -c 'import json,sys; d=json.load(open("iperf.json")); bps=d["end"]["sum_received"]["bits_per_second"]; print("  iperf3 across the reload: %.0f Mbit/s" % (bps/1e6)); sys.exit(0 if bps > 0 else 1)' ||
