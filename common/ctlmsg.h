@@ -19,9 +19,9 @@
  *                          TUNNEL_REMOTE, TUNNEL_IDENTITY, LEASE_GRANT,
  *                          INJECT_RAW, INJECT_SA, INJECT_TUN, INJECT_OUT,
  *                          FIREWALL, DUMP, STATS, ACTIVITY
- *   dpctl -> dataplane     HELLO, DUMP, STATS, FLOWS (FLOWS may reset
- *                          the per-connection counters, nothing else
- *                          changes state)
+ *   dpctl -> dataplane     HELLO, DUMP, STATS, FLOWS, CLEAR (FLOWS may
+ *                          reset the per-connection counters, CLEAR the
+ *                          STATS counters; nothing else changes state)
  *   dataplane -> either    HELLO, SETUP_DONE, PUNT, LEASE_REQUEST,
  *                          DUMP_TUNNEL, DUMP_END, STATS_REPLY,
  *                          ACTIVITY_REPLY, FLOWS_REPLY, ERROR
@@ -53,13 +53,23 @@
  * the tunnels with both keys zeroed.
  *
  * ACTIVITY answers with ACTIVITY_REPLY records of up to
- * CTLMSG_ACTIVITY_MAX tunnels each (32 bytes a tunnel, against 4.6 KB in a
- * DUMP_TUNNEL), the last one with `last` set: the packet counters and the
- * highest counter received of every tunnel, what the control plane's
- * liveness checks read once a second.
+ * CTLMSG_ACTIVITY_MAX tunnels each (48 bytes a tunnel, against 4.6 KB in a
+ * DUMP_TUNNEL), the last one with `last` set: the packet and byte counters
+ * and the highest counter received of every tunnel, what the control
+ * plane's liveness checks (and its per-peer metrics) read once a second.
  *
  * STATS answers with one STATS_REPLY: the setup in force and every
  * worker's counters, copied as the workers left them; the reader sums.
+ *
+ * CLEAR (a bare header; `dpctl clear`) zeroes what STATS reports to dpctl
+ * connections, and answers with a STATS_REPLY taken just after. The
+ * workers' counters are theirs alone to write, so nothing is zeroed: the
+ * dataplane keeps the counters as they were at the last CLEAR and
+ * subtracts them from every STATS_REPLY it sends a dpctl connection. The
+ * control connection always gets the counters since SETUP: they feed the
+ * Prometheus endpoint, whose counters must only go up (a reset is a
+ * restart). Tunnel counters (DUMP, ACTIVITY) and flow counters (FLOWS) are
+ * not touched.
  *
  * Nonces are never reused, across restarts too. The dataplane alone owns a
  * tunnel's send counter while it runs, but it may only use counters up to
@@ -84,7 +94,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#define CTLMSG_VERSION 3
+#define CTLMSG_VERSION 4
 #define CTLMSG_MAX (64 * 1024)    /* largest record */
 #define CTLMSG_PACKET_MAX 9216    /* a datagram or IP packet carried inside */
 #define CTLMSG_CERT_MAX 4096      /* a peer certificate kept with its tunnel */
@@ -118,6 +128,7 @@ enum ctlmsg_type {
 	CTLMSG_FLOWS_REPLY,
 	CTLMSG_FIREWALL,
 	CTLMSG_TUNNEL_IDENTITY,
+	CTLMSG_CLEAR,
 };
 
 struct ctlmsg_hdr {
@@ -417,6 +428,7 @@ struct ctlmsg_activity {
 	uint32_t reserved;
 	uint64_t rx_packets, tx_packets;
 	uint64_t recv_max;          /* highest counter received */
+	uint64_t rx_bytes, tx_bytes;
 };
 
 struct ctlmsg_activity_reply {
@@ -441,10 +453,14 @@ struct ctlmsg_error {
  * and struct dp_port_stats field by field (dataplane/stats.h, port.h;
  * ctl.c asserts the sizes at compile time). drops[] is indexed by enum
  * dp_drop, whose names and texts dpctl takes from the same build;
- * n_drops says how many entries the dataplane filled.
+ * n_drops says how many entries the dataplane filled. Every field of
+ * struct ctlmsg_worker_stats before `frames` is a uint64_t counter:
+ * ctl.c subtracts the last CLEAR's snapshot from them word by word.
  */
 #define CTLMSG_WORKERS_MAX 64
-#define CTLMSG_DROPS_MAX 64
+#define CTLMSG_DROPS_MAX 48
+/* Burst size histograms: 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64 packets. */
+#define CTLMSG_BURST_BUCKETS 7
 #define CTLMSG_XDP_COUNTERS_MAX 16
 /* ctlmsg_stats_reply.tun_flags */
 #define CTLMSG_TUN_UP 0x1      /* IFF_UP: administratively up */
@@ -480,6 +496,11 @@ struct ctlmsg_worker_stats {
 	/* TUN offloads: reads and writes (dataplane/stats.h). */
 	uint64_t tun_rx_frames, tun_rx_gso_frames, tun_rx_segments;
 	uint64_t tun_tx_writes, tun_tx_supers, tun_tx_coalesced;
+	/* The loop, its bursts and its AEAD work (dataplane/stats.h). */
+	uint64_t passes, busy_passes, sleeps, loop_ns, busy_ns;
+	uint64_t rx_burst_hist[CTLMSG_BURST_BUCKETS];
+	uint64_t tun_burst_hist[CTLMSG_BURST_BUCKETS];
+	uint64_t sealed, sealed_bytes, opened, opened_bytes;
 	uint64_t drops[CTLMSG_DROPS_MAX];       /* by enum dp_drop */
 	struct ctlmsg_port_stats port;          /* the worker's NIC queue */
 	struct ctlmsg_frames frames;            /* xsk: its UMEM */
@@ -522,6 +543,10 @@ struct ctlmsg_stats_reply {
 	uint32_t fw_reserved;
 	/* The flow table (conntrack and per-connection counters). */
 	uint64_t flows_capacity, flows_created, flows_evicted, flows_expired;
+	/* CLEAR: how many, and how long ago the last one (counters since). */
+	uint32_t clears;
+	uint32_t clear_reserved;
+	uint64_t cleared_ns_ago;    /* 0 when clears == 0 */
 	struct ctlmsg_worker_stats worker[CTLMSG_WORKERS_MAX];
 };
 

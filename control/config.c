@@ -343,6 +343,18 @@ static bool is_host_port(const char *s, bool zero_ok)
 	return colon[1] && !*end && port >= (zero_ok ? 0 : 1) && port <= 65535;
 }
 
+/* host:port, [v6]:port, or :port (every address); port 1 to 65535. */
+static bool is_listen_addr(const char *s)
+{
+	char *end;
+	long port;
+
+	if (*s != ':')
+		return is_host_port(s, false);
+	port = strtol(s + 1, &end, 10);
+	return s[1] && !*end && port >= 1 && port <= 65535;
+}
+
 static int parse_pki(struct parser *p)
 {
 	struct ctl_config *c = p->cfg;
@@ -1003,9 +1015,113 @@ static void note_unsupported(struct parser *p)
 	if (get_bool(p, "sshd.enabled", false, &on) == 0 && on)
 		warn(p, find(p, "sshd.enabled"), "sshd.enabled",
 		     "the debug SSH console is not part of Vela; ignored (use dpctl)");
-	if (find(p, "stats.type"))
-		warn(p, find(p, "stats.type"), "stats",
-		     "metrics export is not implemented yet; ignored");
+}
+
+/* Prometheus names: [a-zA-Z_:][a-zA-Z0-9_:]*; ':' is for recording rules. */
+static bool metric_word(const char *s)
+{
+	if (!*s || (*s >= '0' && *s <= '9'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/*
+ * stats: 1.6.1's checks (type, then interval, then listen and path, each
+ * refused with 1.6.1's reason) plus what 1.6.1 leaves to a panic or a
+ * failed bind later: the prefix must make valid metric names, the path
+ * must be one, the listen address must parse.
+ */
+static int parse_stats(struct parser *p)
+{
+	struct ctl_config *c = p->cfg;
+	const struct ctl_yaml_node *n;
+	char *type = NULL, *ns = NULL, *sub = NULL;
+	int err;
+
+	err = get_string(p, "stats.type", "", &type);
+	if (err)
+		return err;
+	if (!*type || !strcmp(type, "none")) {
+		free(type);
+		return 0;
+	}
+	n = find(p, "stats.type");
+	if (!strcmp(type, "graphite")) {
+		warn(p, n, "stats.type",
+		     "graphite export is not part of Vela; ignored (use prometheus)");
+		free(type);
+		return 0;
+	}
+	if (strcmp(type, "prometheus")) {
+		err = bad(p, n, "stats.type", "\"%s\" was not understood: prometheus, graphite or none",
+			  type);
+		free(type);
+		return err;
+	}
+	free(type);
+	err = get_duration(p, "stats.interval", 0, &c->stats_interval_ns);
+	if (!err && c->stats_interval_ns <= 0)
+		err = bad(p, find(p, "stats.interval"), "stats.interval",
+			  "required with type prometheus: a duration such as 10s");
+	if (!err)
+		err = get_string(p, "stats.listen", "", &c->stats_listen);
+	if (!err && !*c->stats_listen)
+		err = bad(p, NULL, "stats.listen",
+			  "required with type prometheus: host:port, or :port for every address");
+	else if (!err && !is_listen_addr(c->stats_listen))
+		err = bad(p, find(p, "stats.listen"), "stats.listen",
+			  "\"%s\" is not host:port, [v6]:port or :port",
+			  c->stats_listen);
+	if (!err)
+		err = get_string(p, "stats.path", "", &c->stats_path);
+	if (!err && !*c->stats_path)
+		err = bad(p, NULL, "stats.path",
+			  "required with type prometheus: an HTTP path such as /metrics");
+	else if (!err && (c->stats_path[0] != '/' ||
+			  strpbrk(c->stats_path, " ?#\t\r\n")))
+		err = bad(p, find(p, "stats.path"), "stats.path",
+			  "\"%s\" is not an HTTP path such as /metrics",
+			  c->stats_path);
+	if (!err)
+		err = get_string(p, "stats.namespace", "", &ns);
+	if (!err)
+		err = get_string(p, "stats.subsystem", "", &sub);
+	if (!err && *ns && !metric_word(ns))
+		err = bad(p, find(p, "stats.namespace"), "stats.namespace",
+			  "\"%s\" cannot start a metric name: letters, digits and _, not a digit first",
+			  ns);
+	if (!err && *sub && !metric_word(sub))
+		err = bad(p, find(p, "stats.subsystem"), "stats.subsystem",
+			  "\"%s\" cannot be part of a metric name: letters, digits and _",
+			  sub);
+	if (!err) {
+		/* No namespace: "vela", the prefix Prometheus' conventions ask for. */
+		size_t len = strlen(ns) + strlen(sub) + 8;
+
+		c->stats_prefix = malloc(len);
+		if (!c->stats_prefix)
+			err = vl_status_set(p->st, -ENOMEM, "out of memory");
+		else
+			snprintf(c->stats_prefix, len, "%s_%s%s",
+				 *ns ? ns : "vela", sub, *sub ? "_" : "");
+	}
+	free(ns);
+	free(sub);
+	if (!err)
+		err = get_bool(p, "stats.message_metrics", false,
+			       &c->message_metrics);
+	if (!err)
+		err = get_bool(p, "stats.lighthouse_metrics", false,
+			       &c->lighthouse_metrics);
+	if (!err)
+		err = get_bool(p, "stats.peer_metrics", false,
+			       &c->peer_metrics);
+	c->stats_on = !err;
+	return err;
 }
 
 /* A known section that is not a map would be silently ignored: refuse it. */
@@ -1034,7 +1150,7 @@ static int parse(struct parser *p)
 		check_sections,	  parse_pki,	  parse_static_hosts, parse_lighthouse,
 		parse_listen,	  parse_routines_punchy_cipher,
 		parse_ranges_relay, parse_tun,	  parse_logging,
-		parse_firewall,	  parse_timers_dataplane,
+		parse_firewall,	  parse_timers_dataplane, parse_stats,
 	};
 	int err;
 
@@ -1156,6 +1272,9 @@ void ctl_config_free(struct ctl_config *cfg)
 	free_rules(cfg->outbound, cfg->n_outbound);
 	free(cfg->interface);
 	free(cfg->socket);
+	free(cfg->stats_listen);
+	free(cfg->stats_path);
+	free(cfg->stats_prefix);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

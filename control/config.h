@@ -170,6 +170,14 @@ struct ctl_config {
 	char *socket;
 	bool tun_offload; /* IFF_VNET_HDR with TSO/USO and GRO (default on) */
 	int flows;        /* flow table entries: conntrack, per-connection stats */
+
+	/* stats: the Prometheus endpoint (docs/metrics.md); off: !stats_on */
+	bool stats_on;
+	char *stats_listen;    /* "host:port", "[v6]:port" or ":port" */
+	char *stats_path;      /* "/metrics" */
+	char *stats_prefix;    /* "namespace_subsystem_", checked to be a name */
+	int64_t stats_interval_ns;
+	bool message_metrics, lighthouse_metrics, peer_metrics;
 };
 
 /*

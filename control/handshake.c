@@ -96,6 +96,7 @@ static void send_raw(struct ctl_node *n, const struct sockaddr_in6 *to,
 	m.to = *to;
 	m.len = (uint32_t)len;
 	memcpy(m.data, data, len);
+	n->counters.hs_msgs_sent++;
 	ctl_node_send(n, &m, CTLMSG_INJECT_RAW,
 		      (uint32_t)(offsetof(struct ctlmsg_inject_raw, data) + len));
 }
@@ -219,6 +220,7 @@ void ctl_hs_start(struct ctl_node *n, uint32_t vpn_ip)
 		}
 		n->pending = more;
 		n->pending[n->n_pending++] = p;
+		n->counters.hs_started++;
 	}
 	if (!p->n_addrs && !n->cfg.n_lighthouses)
 		vl_log(VL_LOG_WARN,
@@ -261,6 +263,7 @@ void ctl_hs_timers(struct ctl_node *n)
 			snprintf(idx, sizeof(idx), "%u", p->local_index);
 			vl_log(VL_LOG_INFO, "Handshake timed out", "vpnIp", ip,
 			       "initiatorIndex", idx, NULL);
+			n->counters.hs_timed_out++;
 			pending_remove(n, p); /* swaps the last one into i */
 			continue;
 		}
@@ -385,16 +388,20 @@ static void responder(struct ctl_node *n, const struct ctlmsg_punt *pkt)
 	    ctl_hs_decode(payload, plen, &hp, &st)) {
 		vl_log(VL_LOG_DEBUG, "Failed to read handshake message 1",
 		       "udpAddr", from, "error", st.msg, NULL);
+		n->counters.hs_failed[1]++;
 		goto wipe;
 	}
 	c = peer_cert(n, &hp, ctl_noise_remote_static(&noise), from);
-	if (!c)
+	if (!c) {
+		n->counters.hs_failed[1]++;
 		goto release;
+	}
 	vpn_ip = c->ips[0].ip;
 	ctl_ip_str(vpn_ip, ip);
 	if (vpn_ip == n->pki.vpn_ip) {
 		vl_log(VL_LOG_INFO, "Refusing to handshake with myself", "vpnIp",
 		       ip, "udpAddr", from, NULL);
+		n->counters.hs_failed[1]++;
 		goto release;
 	}
 
@@ -431,6 +438,7 @@ static void responder(struct ctl_node *n, const struct ctlmsg_punt *pkt)
 	    ctl_noise_split(&noise, send, recv)) {
 		vl_log(VL_LOG_ERROR, "Failed to build handshake message 2",
 		       "vpnIp", ip, "error", st.msg, NULL);
+		n->counters.hs_failed[1]++;
 		goto release;
 	}
 	wire_header_encode(out, WIRE_HANDSHAKE, WIRE_SUB_IX_PSK0, initiator,
@@ -464,6 +472,7 @@ static void responder(struct ctl_node *n, const struct ctlmsg_punt *pkt)
 	if (ctl_tunnel_install(n, t) == 0) {
 		char idx[16];
 
+		n->counters.hs_completed[1]++;
 		send_raw(n, &pkt->from, out, nlen);
 		snprintf(idx, sizeof(idx), "%u", hp.responder_index);
 		vl_log(VL_LOG_INFO, "Handshake message sent", "vpnIp", ip,
@@ -508,6 +517,7 @@ static void initiator(struct ctl_node *n, const struct ctlmsg_punt *pkt,
 	if (ctl_hs_decode(payload, plen, &hp, &st)) {
 		vl_log(VL_LOG_INFO, "Invalid handshake payload", "vpnIp", ip,
 		       "error", st.msg, NULL);
+		n->counters.hs_failed[0]++;
 		pending_remove(n, p);
 		return;
 	}
@@ -519,12 +529,14 @@ static void initiator(struct ctl_node *n, const struct ctlmsg_punt *pkt,
 			       ip, "udpAddr", from, "certName", c->name, NULL);
 		ctl_cert_free(c);
 		ctl_hs_release(&hp);
+		n->counters.hs_failed[0]++;
 		pending_remove(n, p);
 		return;
 	}
 	if (ctl_noise_split(&p->noise, send, recv)) {
 		ctl_cert_free(c);
 		ctl_hs_release(&hp);
+		n->counters.hs_failed[0]++;
 		pending_remove(n, p);
 		return;
 	}
@@ -539,6 +551,7 @@ static void initiator(struct ctl_node *n, const struct ctlmsg_punt *pkt,
 		if (ctl_tunnel_install(n, t) == 0) {
 			char idx[16];
 
+			n->counters.hs_completed[0]++;
 			snprintf(idx, sizeof(idx), "%u", t->add.remote_index);
 			vl_log(VL_LOG_INFO,
 			       "Handshake message received", "vpnIp", ip,

@@ -356,6 +356,7 @@ static void send_meta(struct ctl_node *n, const struct ctl_tunnel *t,
 
 	if (ctl_lh_encode(m, buf, sizeof(buf), &len))
 		return;
+	ctl_metrics_count_lh(n, 1, m->type);
 	inject(n, t, WIRE_LIGHTHOUSE, 0, buf, len);
 }
 
@@ -758,6 +759,7 @@ void ctl_lh_on_message(struct ctl_node *n, const struct ctl_tunnel *t,
 		       "vpnIp", ip, NULL);
 		return;
 	}
+	ctl_metrics_count_lh(n, 0, m.type);
 	switch (m.type) {
 	case CTL_LH_HOST_QUERY:
 		on_query(n, t, &m);

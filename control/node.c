@@ -110,6 +110,7 @@ int ctl_node_init(struct ctl_node *n, const char *config_path,
 
 	memset(n, 0, sizeof(*n));
 	n->dp_fd = -1;
+	n->metrics.listen_fd = -1; /* ctl_metrics_open() binds it */
 	err = ctl_config_load(&n->cfg, config_path, &warnings, st);
 	if (err)
 		return err;
@@ -193,6 +194,7 @@ void ctl_node_free(struct ctl_node *n)
 	free(n->statics);
 	free(n->fw);
 	ctl_lh_free(&n->lh);
+	ctl_metrics_close(n);
 	if (n->dp_fd >= 0)
 		close(n->dp_fd);
 	ctl_pki_free(&n->pki);
@@ -212,6 +214,7 @@ static void disconnect(struct ctl_node *n, const char *why)
 	n->set_up = false;
 	n->dump_seq = 0;
 	n->activity_seq = 0;
+	n->metrics.stats_seq = 0; /* scrapes waiting get the page without it */
 }
 
 int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len)
@@ -231,6 +234,14 @@ int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len)
 		disconnect(n, strerror(errno));
 		return err;
 	}
+	/* Nebula messages we sent, by header type (stats.message_metrics). */
+	if (type == CTLMSG_INJECT_SA)
+		ctl_metrics_count_msg(n, 1,
+				      ((const struct ctlmsg_inject_sa *)msg)->type);
+	else if (type == CTLMSG_INJECT_RAW &&
+		 ((const struct ctlmsg_inject_raw *)msg)->len >= WIRE_HEADER_LEN)
+		ctl_metrics_count_msg(
+			n, 1, ((const struct ctlmsg_inject_raw *)msg)->data[0] & 0x0f);
 	return 0;
 }
 
@@ -377,6 +388,7 @@ int ctl_tunnel_install(struct ctl_node *n, struct ctl_tunnel *t)
 		return err;
 	}
 	n->tunnels[n->n_tunnels++] = t;
+	n->counters.tunnels_created++;
 	index_add(n, t);
 	if (old)
 		ctl_tunnel_remove(n, old, false);
@@ -393,6 +405,7 @@ void ctl_tunnel_remove(struct ctl_node *n, struct ctl_tunnel *t,
 	vl_log(VL_LOG_INFO, "Tunnel closed", "vpnIp", ip, "certName", t->name,
 	       NULL);
 	send_del(n, t->add.local_index, send_close);
+	n->counters.tunnels_closed++;
 	for (size_t i = 0; i < n->n_tunnels; i++) {
 		if (n->tunnels[i] != t)
 			continue;
@@ -652,8 +665,8 @@ static char *pool_fingerprints(const struct ctl_capool *pool)
  * loads replaces ours whole, then the tunnels' identities follow; one
  * that does not changes nothing. New handshakes verify against it.
  */
-static void reload_ca(struct ctl_node *n, const struct ctl_config *cfg,
-		      const struct timespec *now)
+static int reload_ca(struct ctl_node *n, const struct ctl_config *cfg,
+		     const struct timespec *now)
 {
 	struct vl_status st = { "" };
 	struct ctl_capool pool;
@@ -663,7 +676,7 @@ static void reload_ca(struct ctl_node *n, const struct ctl_config *cfg,
 		vl_log(VL_LOG_ERROR,
 		       "Could not refresh trusted CA certificates, the old ones stay",
 		       "error", st.msg, NULL);
-		return;
+		return -1;
 	}
 	ctl_capool_free(&n->pki.pool);
 	n->pki.pool = pool;
@@ -673,6 +686,7 @@ static void reload_ca(struct ctl_node *n, const struct ctl_config *cfg,
 	       fps ? fps : "?", "blocklisted", blocked, NULL);
 	free(fps);
 	refresh_identities(n);
+	return 0;
 }
 
 /*
@@ -681,8 +695,8 @@ static void reload_ca(struct ctl_node *n, const struct ctl_config *cfg,
  * Tunnels up keep their session keys; handshakes from now on send the new
  * certificate. Our own certificate is not a firewall input.
  */
-static void reload_own(struct ctl_node *n, const struct ctl_config *cfg,
-		       const struct timespec *now)
+static int reload_own(struct ctl_node *n, const struct ctl_config *cfg,
+		      const struct timespec *now)
 {
 	struct vl_status st = { "" };
 	uint8_t fp[CTL_CERT_FP_LEN];
@@ -693,7 +707,7 @@ static void reload_own(struct ctl_node *n, const struct ctl_config *cfg,
 		vl_log(VL_LOG_ERROR,
 		       "Could not refresh client cert, the old one stays",
 		       "error", st.msg, NULL);
-		return;
+		return -1;
 	}
 	if (ctl_cert_fingerprint(n->pki.cert, fp))
 		snprintf(hex, sizeof(hex), "?");
@@ -710,13 +724,14 @@ static void reload_own(struct ctl_node *n, const struct ctl_config *cfg,
 	}
 	vl_log(VL_LOG_INFO, "Client cert refreshed from disk", "certName",
 	       n->pki.cert->name, "groups", groups, "fingerprint", hex, NULL);
+	return 0;
 }
 
 /*
  * firewall.*: compiled, and sent when it differs from the rules in force.
  * A section that does not compile keeps the old rules.
  */
-static void reload_firewall(struct ctl_node *n, const struct ctl_config *cfg)
+static int reload_firewall(struct ctl_node *n, const struct ctl_config *cfg)
 {
 	struct vl_status st = { "" };
 	struct ctlmsg_firewall *fw;
@@ -729,12 +744,12 @@ static void reload_firewall(struct ctl_node *n, const struct ctl_config *cfg)
 		vl_log(VL_LOG_ERROR,
 		       "Failed to reload the firewall, the old rules stay",
 		       "error", st.msg, NULL);
-		return;
+		return -1;
 	}
 	if (same_rules(fw, len, n->fw, n->fw_len)) {
 		vl_log(VL_LOG_INFO, "Firewall rules unchanged", NULL);
 		free(fw);
-		return;
+		return 0;
 	}
 	free(n->fw);
 	n->fw = fw;
@@ -746,6 +761,7 @@ static void reload_firewall(struct ctl_node *n, const struct ctl_config *cfg)
 		ctl_node_send(n, n->fw, CTLMSG_FIREWALL, n->fw_len);
 	vl_log(VL_LOG_INFO, "New firewall has been installed", "generation",
 	       gen, NULL);
+	return 0;
 }
 
 /*
@@ -768,6 +784,7 @@ void ctl_node_reload(struct ctl_node *n)
 	if (err) {
 		vl_log(VL_LOG_ERROR, "Failed to reload config, nothing changed",
 		       "error", st.msg, NULL);
+		n->counters.reloads_failed++;
 		return;
 	}
 	if (warnings) {
@@ -777,9 +794,16 @@ void ctl_node_reload(struct ctl_node *n)
 		free(warnings);
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
-	reload_ca(n, &cfg, &now);
-	reload_own(n, &cfg, &now);
-	reload_firewall(n, &cfg);
+	/* Each step runs whatever the others did; one failing fails the reload. */
+	err = reload_ca(n, &cfg, &now);
+	err |= reload_own(n, &cfg, &now);
+	err |= reload_firewall(n, &cfg);
+	if (err) {
+		n->counters.reloads_failed++;
+	} else {
+		n->counters.reloads_ok++;
+		n->counters.last_reload_ok_s = (uint64_t)now.tv_sec;
+	}
 	ctl_config_free(&cfg);
 }
 
@@ -963,18 +987,21 @@ static void on_punt(struct ctl_node *n, const struct ctlmsg_punt *p,
 		return;
 	switch (p->reason) {
 	case CTLMSG_PUNT_HANDSHAKE:
+		ctl_metrics_count_msg(n, 0, WIRE_HANDSHAKE);
 		ctl_hs_on_packet(n, p);
 		break;
 	case CTLMSG_PUNT_MISS:
 		ctl_hs_start(n, p->vpn_ip);
 		break;
 	case CTLMSG_PUNT_RECV_ERROR:
+		ctl_metrics_count_msg(n, 0, WIRE_RECV_ERROR);
 		on_recv_error(n, p);
 		break;
 	case CTLMSG_PUNT_ROAM:
 		on_roam(n, p);
 		break;
 	case CTLMSG_PUNT_TUNNEL_MSG:
+		ctl_metrics_count_msg(n, 0, p->type);
 		on_tunnel_msg(n, p);
 		break;
 	default:
@@ -1018,8 +1045,13 @@ static void on_activity(struct ctl_node *n, const void *buf, size_t len)
 		 * One we do not know (a TUNNEL_DEL lost with a connection)
 		 * is adopted or dropped at the next reconnect's DUMP.
 		 */
-		if (t)
-			ctl_cm_on_activity(n, t, &r->tunnel[k]);
+		if (!t)
+			continue;
+		t->rx_packets = r->tunnel[k].rx_packets;
+		t->rx_bytes = r->tunnel[k].rx_bytes;
+		t->tx_packets = r->tunnel[k].tx_packets;
+		t->tx_bytes = r->tunnel[k].tx_bytes;
+		ctl_cm_on_activity(n, t, &r->tunnel[k]);
 	}
 	if (r->last && r->hdr.seq == n->activity_seq)
 		n->activity_seq = 0;
@@ -1073,6 +1105,10 @@ void ctl_node_on_record(struct ctl_node *n, const void *buf, size_t len)
 				};
 
 				t->seen_in_dump = h->seq;
+				t->rx_packets = d->rx_packets;
+				t->rx_bytes = d->rx_bytes;
+				t->tx_packets = d->tx_packets;
+				t->tx_bytes = d->tx_bytes;
 				/*
 				 * An identity we changed (a CA reload) while
 				 * this dataplane was out of reach.
@@ -1088,6 +1124,10 @@ void ctl_node_on_record(struct ctl_node *n, const void *buf, size_t len)
 		break;
 	case CTLMSG_ACTIVITY_REPLY:
 		on_activity(n, buf, len);
+		break;
+	case CTLMSG_STATS_REPLY:
+		if (len == sizeof(struct ctlmsg_stats_reply))
+			ctl_metrics_on_stats(n, buf);
 		break;
 	case CTLMSG_DUMP_END:
 		dump_end(n, h->seq);
@@ -1114,7 +1154,8 @@ int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop,
 	if (!buf)
 		return -ENOMEM;
 	while (!*stop) {
-		struct pollfd pfd = { .fd = n->dp_fd, .events = POLLIN };
+		struct pollfd pfd[1 + CTL_METRICS_POLLFDS];
+		unsigned int n_pfd;
 
 		if (*reload) {
 			*reload = 0;
@@ -1125,13 +1166,18 @@ int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop,
 			try_connect(n);
 			next_connect = n->now_ns + 1000000000u;
 		}
-		pfd.fd = n->dp_fd;
+		pfd[0] = (struct pollfd){ .fd = n->dp_fd, .events = POLLIN };
+		n_pfd = 1 + ctl_metrics_pollfds(n, pfd + 1);
 		/*
 		 * Up to READ_BURST records per wakeup: a DUMP of thousands
 		 * of tunnels or a burst of handshakes costs one poll(), and
 		 * the timers still run between bursts.
 		 */
-		if (poll(&pfd, 1, TICK_MS) > 0) {
+		if (poll(pfd, n_pfd, TICK_MS) > 0) {
+			n->now_ns = mono_ns();
+			ctl_metrics_on_poll(n, pfd + 1, n_pfd - 1);
+		}
+		if (pfd[0].revents) {
 			for (int k = 0; k < READ_BURST && n->dp_fd >= 0; k++) {
 				ssize_t r = recv(n->dp_fd, buf, CTLMSG_MAX,
 						 MSG_TRUNC | (k ? MSG_DONTWAIT : 0));
@@ -1149,6 +1195,7 @@ int ctl_node_run(struct ctl_node *n, volatile sig_atomic_t *stop,
 			}
 		}
 		n->now_ns = mono_ns();
+		ctl_metrics_timers(n);
 		if (n->set_up) {
 			ctl_hs_timers(n);
 			ctl_lh_timers(n);

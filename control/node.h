@@ -21,6 +21,7 @@
 #include "config.h"
 #include "ctlmsg.h"
 #include "lighthouse.h"
+#include "metrics.h"
 #include "noise.h"
 #include "pki.h"
 
@@ -51,6 +52,8 @@ struct ctl_tunnel {
 	uint64_t cm_check_ns;         /* next check; 0 when not watched */
 	uint64_t cm_rx_at_arm;        /* rx packets when the watch began */
 	bool cm_tested;               /* a test request went out: next is deletion */
+	/* The dataplane's counters at the last ACTIVITY or DUMP (metrics). */
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 };
 
 /* A handshake we started, waiting for message 2. */
@@ -110,6 +113,9 @@ struct ctl_node {
 	uint64_t activity_sent_ns;
 	uint64_t cm_next_dump_ns;  /* connmgr.c */
 	uint64_t punch_next_ns;    /* punchy.c */
+
+	struct ctl_counters counters; /* metrics.h */
+	struct ctl_metrics metrics;   /* the Prometheus endpoint */
 };
 
 /* node.c: the dataplane connection and the event loop. */

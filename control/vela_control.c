@@ -62,6 +62,13 @@ int main(int argc, char **argv)
 		ctl_node_free(&node);
 		return 0;
 	}
+	err = ctl_metrics_open(&node, &st);
+	if (err) {
+		vl_log(VL_LOG_ERROR, "Failed to start the metrics endpoint",
+		       "error", st.msg, NULL);
+		ctl_node_free(&node);
+		return 1;
+	}
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

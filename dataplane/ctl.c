@@ -46,7 +46,8 @@
  * Connections. One CONTROL connection at a time (a new HELLO with role
  * CONTROL replaces the old one, which is closed); any number of dpctl
  * connections up to DP_CTL_CONNS_MAX, which may only DUMP (and get tunnels
- * without their keys) and ask for STATS. Nothing but HELLO is accepted
+ * without their keys), ask for STATS and FLOWS, and CLEAR the counters
+ * STATS reports (an operator's `dpctl clear`; see on_clear()). Nothing but HELLO is accepted
  * before HELLO, and no tunnel, lease or inject before SETUP. Every refused
  * message is answered with CTLMSG_ERROR naming the problem and counted.
  *
@@ -225,6 +226,14 @@ struct dp_ctl {
 	struct retired *retired;
 	unsigned int n_retired, cap_retired;
 
+	/*
+	 * CLEAR: STATS as it was at the last one (NULL: none yet), which
+	 * every STATS_REPLY has subtracted; see on_clear().
+	 */
+	struct ctlmsg_stats_reply *clear_base;
+	uint32_t clears;
+	uint64_t cleared_ns;
+
 	void *rx; /* CTLMSG_MAX bytes, malloc-aligned */
 	union reply *tx;
 	struct dp_ctl_counters stats;
@@ -259,6 +268,7 @@ static const char *const type_names[] = {
 	[CTLMSG_FLOWS_REPLY] = "FLOWS_REPLY",
 	[CTLMSG_FIREWALL] = "FIREWALL",
 	[CTLMSG_TUNNEL_IDENTITY] = "TUNNEL_IDENTITY",
+	[CTLMSG_CLEAR] = "CLEAR",
 };
 
 const char *dp_ctl_type_name(uint32_t type)
@@ -551,6 +561,7 @@ static size_t fixed_len(uint16_t type)
 	case CTLMSG_DUMP:
 	case CTLMSG_STATS:
 	case CTLMSG_ACTIVITY:
+	case CTLMSG_CLEAR:
 		return sizeof(struct ctlmsg_hdr);
 	case CTLMSG_ACTIVITY_REPLY:
 	case CTLMSG_FLOWS_REPLY:
@@ -613,6 +624,7 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 	case CTLMSG_ACTIVITY:
 	case CTLMSG_FLOWS:
 	case CTLMSG_FIREWALL:
+	case CTLMSG_CLEAR:
 		break;
 	case CTLMSG_FLOWS_REPLY:
 	case CTLMSG_ACTIVITY_REPLY:
@@ -771,6 +783,7 @@ int dp_ctl_validate(const void *rec, size_t len, struct vl_status *st)
 	case CTLMSG_FLOWS_REPLY:
 	case CTLMSG_DUMP:
 	case CTLMSG_STATS:
+	case CTLMSG_CLEAR:
 	case CTLMSG_ACTIVITY:
 	case CTLMSG_ACTIVITY_REPLY:
 	case CTLMSG_SETUP_DONE:
@@ -795,11 +808,17 @@ int dp_ctl_check_order(uint32_t role, bool set_up, uint16_t type,
 	if (!role)
 		return vl_status_set(st, -EPROTO,
 				     "%s before HELLO: say HELLO first", t);
+	/*
+	 * dpctl reads, but for two operator commands: `flows -z` (FLOWS
+	 * with reset) and `clear` (CLEAR), which reset counters and nothing
+	 * a tunnel or packet depends on.
+	 */
 	if (role == CTLMSG_ROLE_DPCTL && type != CTLMSG_DUMP &&
-	    type != CTLMSG_STATS && type != CTLMSG_FLOWS)
+	    type != CTLMSG_STATS && type != CTLMSG_FLOWS &&
+	    type != CTLMSG_CLEAR)
 		return vl_status_set(
 			st, -EPERM,
-			"%s: a dpctl connection may only DUMP, STATS or FLOWS",
+			"%s: a dpctl connection may only DUMP, STATS, FLOWS or CLEAR",
 			t);
 	switch ((enum ctlmsg_type)type) {
 	case CTLMSG_TUNNEL_ADD:
@@ -829,6 +848,7 @@ int dp_ctl_check_order(uint32_t role, bool set_up, uint16_t type,
 	case CTLMSG_ERROR:
 	case CTLMSG_STATS:
 	case CTLMSG_STATS_REPLY:
+	case CTLMSG_CLEAR:
 	case CTLMSG_ACTIVITY:
 	case CTLMSG_ACTIVITY_REPLY:
 	case CTLMSG_FLOWS_REPLY:
@@ -2300,6 +2320,10 @@ static int on_activity(struct dp_ctl *c, int i, uint32_t seq)
 				.tx_packets = atomic_load_explicit(
 					&sa->tx_packets, memory_order_relaxed),
 				.recv_max = recv_max(sa),
+				.rx_bytes = atomic_load_explicit(
+					&sa->rx_bytes, memory_order_relaxed),
+				.tx_bytes = atomic_load_explicit(
+					&sa->tx_bytes, memory_order_relaxed),
 			};
 		}
 		r->n = n;
@@ -2328,6 +2352,10 @@ _Static_assert(offsetof(struct dp_counters, drops) -
 	       "struct dp_counters and ctlmsg_worker_stats differ");
 _Static_assert(sizeof(struct dp_port_stats) == sizeof(struct ctlmsg_port_stats),
 	       "struct dp_port_stats and ctlmsg_port_stats differ");
+_Static_assert(DP_BURST_BUCKETS == CTLMSG_BURST_BUCKETS,
+	       "burst histograms differ");
+_Static_assert(offsetof(struct ctlmsg_worker_stats, frames) % 8 == 0,
+	       "the counters before frames are uint64_t words");
 
 /*
  * One counter another thread writes. Each counter has one writer, its
@@ -2370,6 +2398,19 @@ static void copy_worker(struct ctlmsg_worker_stats *o,
 	o->tun_tx_writes = peek(&s->tun_tx_writes);
 	o->tun_tx_supers = peek(&s->tun_tx_supers);
 	o->tun_tx_coalesced = peek(&s->tun_tx_coalesced);
+	o->passes = peek(&s->passes);
+	o->busy_passes = peek(&s->busy_passes);
+	o->sleeps = peek(&s->sleeps);
+	o->loop_ns = peek(&s->loop_ns);
+	o->busy_ns = peek(&s->busy_ns);
+	for (int b = 0; b < DP_BURST_BUCKETS; b++) {
+		o->rx_burst_hist[b] = peek(&s->rx_burst_hist[b]);
+		o->tun_burst_hist[b] = peek(&s->tun_burst_hist[b]);
+	}
+	o->sealed = peek(&s->sealed);
+	o->sealed_bytes = peek(&s->sealed_bytes);
+	o->opened = peek(&s->opened);
+	o->opened_bytes = peek(&s->opened_bytes);
 	for (int d = 0; d < DP_DROP_MAX; d++)
 		o->drops[d] = peek(&s->drops[d]);
 	o->port.rx_packets = peek(&p->rx_packets);
@@ -2391,13 +2432,13 @@ static void copy_worker(struct ctlmsg_worker_stats *o,
 }
 
 /*
- * STATS, from either role: the setup in force and every worker's
- * counters as they are now. Summing is the reader's job (dpctl).
+ * The setup in force and every counter as it is now, since SETUP (or
+ * since this process started, for this thread's own). Summing is the
+ * reader's job (dpctl).
  */
-static int on_stats(struct dp_ctl *c, int i, uint32_t seq)
+static void fill_stats(struct dp_ctl *c, struct ctlmsg_stats_reply *r,
+		       uint32_t seq)
 {
-	struct ctlmsg_stats_reply *r = &c->tx->stats;
-
 	memset(r, 0, sizeof(*r));
 	hdr_init(&r->hdr, CTLMSG_STATS_REPLY, sizeof(*r), seq);
 	r->set_up = c->set_up;
@@ -2472,8 +2513,99 @@ static int on_stats(struct dp_ctl *c, int i, uint32_t seq)
 		r->nh_entries = dp_nh_table_size(atomic_load_explicit(
 			&c->shared.nh_table, memory_order_relaxed));
 	}
+}
+
+static void sub(uint64_t *v, uint64_t base)
+{
+	*v = *v > base ? *v - base : 0;
+}
+
+/*
+ * @r less the counters of @b, the snapshot the last CLEAR took. Gauges
+ * (frames in use, table sizes, tunnels) stay as they are. A counter below
+ * its snapshot cannot happen (they only grow); it would show as 0.
+ */
+static void since_clear(struct ctlmsg_stats_reply *r,
+			const struct ctlmsg_stats_reply *b)
+{
+	sub(&r->rejects, b->rejects);
+	sub(&r->punts_sent, b->punts_sent);
+	sub(&r->punts_dropped, b->punts_dropped);
+	sub(&r->injects_queued, b->injects_queued);
+	sub(&r->injects_full, b->injects_full);
+	sub(&r->lease_requests, b->lease_requests);
+	sub(&r->flows_created, b->flows_created);
+	sub(&r->flows_evicted, b->flows_evicted);
+	sub(&r->flows_expired, b->flows_expired);
+	for (unsigned int x = 0; x < CTLMSG_XDP_COUNTERS_MAX; x++) {
+		sub(&r->xdp_packets[x], b->xdp_packets[x]);
+		sub(&r->xdp_bytes[x], b->xdp_bytes[x]);
+	}
+	for (unsigned int w = 0; w < r->workers && w < b->workers; w++) {
+		struct ctlmsg_worker_stats *o = &r->worker[w];
+		const struct ctlmsg_worker_stats *ob = &b->worker[w];
+		uint64_t *v = (uint64_t *)(void *)o;
+		const uint64_t *vb = (const uint64_t *)(const void *)ob;
+
+		/* Every field before `frames` is a uint64_t counter (ctlmsg.h). */
+		for (size_t k = 0;
+		     k < offsetof(struct ctlmsg_worker_stats, frames) /
+				 sizeof(uint64_t);
+		     k++)
+			sub(&v[k], vb[k]);
+		sub(&o->frames.rx_dropped, ob->frames.rx_dropped);
+		sub(&o->frames.rx_ring_full, ob->frames.rx_ring_full);
+		sub(&o->frames.fill_ring_empty, ob->frames.fill_ring_empty);
+		sub(&o->frames.tx_invalid, ob->frames.tx_invalid);
+		sub(&o->frames.tx_ring_empty, ob->frames.tx_ring_empty);
+	}
+}
+
+/*
+ * STATS, from either role: the setup in force and every worker's
+ * counters as they are now; for dpctl, less what they were at the last
+ * CLEAR. vela-control's view never moves back: its Prometheus counters
+ * may only grow (ctlmsg.h).
+ */
+static int on_stats(struct dp_ctl *c, int i, uint32_t seq)
+{
+	struct ctlmsg_stats_reply *r = &c->tx->stats;
+
+	fill_stats(c, r, seq);
+	if (c->clear_base && c->conns[i].role == CTLMSG_ROLE_DPCTL) {
+		since_clear(r, c->clear_base);
+		r->clears = c->clears;
+		r->cleared_ns_ago = clock_ns() - c->cleared_ns;
+	}
 	send_reply(c, i, r, sizeof(*r));
 	return 0;
+}
+
+/*
+ * CLEAR, from either role (dpctl's `clear`): from now on STATS reports
+ * counters since this moment to dpctl readers. The workers' counters are
+ * not zeroed: each has one writer, its worker, which adds with plain
+ * stores (copy_worker's comment), and a store from this thread would race
+ * with them and lose increments. Instead this thread keeps a snapshot
+ * taken now and subtracts it in every STATS_REPLY; a packet counted while
+ * the snapshot is taken lands on one side of it or the other. Answered
+ * with a STATS_REPLY taken just after (all but zero).
+ */
+static int on_clear(struct dp_ctl *c, int i, uint32_t seq, struct vl_status *st)
+{
+	if (!c->clear_base) {
+		c->clear_base = malloc(sizeof(*c->clear_base));
+		if (!c->clear_base)
+			return vl_status_set(st, -ENOMEM,
+					     "CLEAR: out of memory");
+	}
+	fill_stats(c, c->clear_base, 0);
+	c->cleared_ns = clock_ns();
+	c->clears++;
+	say(c, DP_CTL_LOG_INFO, "Counters cleared (%s, pid %u)",
+	    c->conns[i].role == CTLMSG_ROLE_DPCTL ? "dpctl" : "control",
+	    c->conns[i].pid);
+	return on_stats(c, i, seq);
 }
 
 /* A valid, allowed message: apply it. 0, or -errno for an ERROR reply. */
@@ -2505,6 +2637,8 @@ static int apply(struct dp_ctl *c, int i, const void *rec, struct vl_status *st)
 		return on_dump(c, i, h->seq, st);
 	case CTLMSG_STATS:
 		return on_stats(c, i, h->seq);
+	case CTLMSG_CLEAR:
+		return on_clear(c, i, h->seq, st);
 	case CTLMSG_ACTIVITY:
 		return on_activity(c, i, h->seq);
 	case CTLMSG_FLOWS:
@@ -3092,6 +3226,7 @@ void dp_ctl_close(struct dp_ctl *c)
 	    (unsigned long long)c->stats.rejects,
 	    (unsigned long long)c->stats.punts_sent,
 	    (unsigned long long)c->stats.punts_dropped);
+	free(c->clear_base);
 	free(c->tx);
 	free(c->rx);
 	free(c);

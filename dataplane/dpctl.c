@@ -7,12 +7,18 @@
  *   dpctl [-s SOCKET] [-j] [-z] flows   one line per connection (the
  *                                    flow table); -z zeroes the counters
  *                                    as they are read
+ *   dpctl [-s SOCKET] [-j] workers   per worker: busy share, burst sizes,
+ *                                    AEAD work (VPP's `show runtime`)
+ *   dpctl [-s SOCKET] [-j] [-v] drops   every drop reason with its count
+ *   dpctl [-s SOCKET] [-j] [-w SECONDS] [-c COUNT] stats   live rates
+ *   dpctl [-s SOCKET] [-j] clear     zero what STATS reports
  *
  * It connects with the dpctl role (common/ctlmsg.h): HELLO, then STATS,
- * DUMP or FLOWS, never anything that changes state but the per-connection
- * counters `flows -z` zeroes, and the dataplane sends it tunnels without
- * their keys. It may run while vela-control is
- * connected; both are served by the dataplane's control thread.
+ * DUMP, FLOWS or CLEAR, never anything that changes state but counters
+ * (`flows -z` zeroes the per-connection ones, `clear` moves the STATS
+ * baseline), and the dataplane sends it tunnels without their keys. It
+ * may run while vela-control is connected; both are served by the
+ * dataplane's control thread.
  *
  * Output. Text follows `wg show`: a heading per object, indented
  * "key: value" lines, byte counts in KiB/MiB ("1.21 MiB received, 3.40
@@ -21,7 +27,8 @@
  * The reason names and texts come from dataplane/stats.h of this build,
  * the same build as the dataplane (the protocol version guards that).
  * With -j the same data is one JSON object whose keys are stable and
- * documented in docs/dpctl.md; counters are totals since SETUP.
+ * documented in docs/dpctl.md; counters are totals since SETUP or the
+ * last `dpctl clear`.
  *
  * Counters are summed here, not in the dataplane (STYLE §3): STATS_REPLY
  * carries every worker's counters as the worker left them, and a few
@@ -32,7 +39,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +71,9 @@ struct opts {
 	const char *socket;
 	bool json;
 	bool zero;
+	bool verbose;
+	const char *watch; /* stats -w: seconds between refreshes */
+	const char *count; /* stats -c: refreshes, then stop */
 };
 
 static const struct vl_flag flags[] = {
@@ -71,10 +83,16 @@ static const struct vl_flag flags[] = {
 	  "Print JSON (keys in docs/dpctl.md)" },
 	{ "z", VL_FLAG_BOOL, offsetof(struct opts, zero),
 	  "With flows: zero each flow's counters as it is read (extract and reset)" },
+	{ "v", VL_FLAG_BOOL, offsetof(struct opts, verbose),
+	  "With drops: a column per worker" },
+	{ "w", VL_FLAG_STRING, offsetof(struct opts, watch),
+	  "With stats: `seconds` between refreshes (1, 0.5, or a duration like 500ms)" },
+	{ "c", VL_FLAG_STRING, offsetof(struct opts, count),
+	  "With stats: stop after `count` refreshes (default: until interrupted)" },
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
-static const struct opts defaults = { .socket = DPCTL_SOCKET };
+static const struct opts defaults = { .socket = DPCTL_SOCKET, .watch = "1" };
 
 /* One record from the dataplane; the largest is STATS_REPLY. */
 static union {
@@ -87,8 +105,11 @@ static union {
 	uint8_t raw[CTLMSG_MAX];
 } in;
 
-/* `flows -z`; the commands take only -j. */
+/* `flows -z`, `drops -v`, `stats -w -c`; the commands take only -j. */
 static bool zero_flows;
+static bool verbose_drops;
+static uint64_t watch_ns;
+static uint64_t watch_count; /* 0: until SIGINT */
 
 struct conn {
 	int fd;
@@ -429,6 +450,19 @@ static void add_stats(struct ctlmsg_worker_stats *t,
 	t->tun_tx_writes += s->tun_tx_writes;
 	t->tun_tx_supers += s->tun_tx_supers;
 	t->tun_tx_coalesced += s->tun_tx_coalesced;
+	t->passes += s->passes;
+	t->busy_passes += s->busy_passes;
+	t->sleeps += s->sleeps;
+	t->loop_ns += s->loop_ns;
+	t->busy_ns += s->busy_ns;
+	for (uint32_t b = 0; b < CTLMSG_BURST_BUCKETS; b++) {
+		t->rx_burst_hist[b] += s->rx_burst_hist[b];
+		t->tun_burst_hist[b] += s->tun_burst_hist[b];
+	}
+	t->sealed += s->sealed;
+	t->sealed_bytes += s->sealed_bytes;
+	t->opened += s->opened;
+	t->opened_bytes += s->opened_bytes;
 	for (uint32_t d = 0; d < n_drops; d++)
 		t->drops[d] += s->drops[d];
 	t->port.rx_packets += s->port.rx_packets;
@@ -595,6 +629,19 @@ static const char *offload_names(uint32_t f, char *buf, size_t len)
 	return off ? buf : "none";
 }
 
+/* Where the counters start: SETUP, or the last `dpctl clear`. */
+static void text_since(const struct ctlmsg_stats_reply *r)
+{
+	char ago[96];
+
+	if (!r->clears) {
+		printf("  counters: since SETUP\n");
+		return;
+	}
+	printf("  counters: since clear %u, %s\n", r->clears,
+	       fmt_ago(r->cleared_ns_ago, ago, sizeof(ago)));
+}
+
 static void show_text(const struct conn *k, const struct ctlmsg_stats_reply *r,
 		      const struct ctlmsg_worker_stats *t)
 {
@@ -655,6 +702,7 @@ static void show_text(const struct conn *k, const struct ctlmsg_stats_reply *r,
 	printf("  lease requests: %llu\n",
 	       (unsigned long long)r->lease_requests);
 	printf("  messages refused: %llu\n", (unsigned long long)r->rejects);
+	text_since(r);
 
 	for (uint32_t w = 0; w < r->workers; w++) {
 		if (tun)
@@ -814,6 +862,12 @@ static void show_json(const struct conn *k, const struct ctlmsg_stats_reply *r,
 	       (unsigned long long)r->injects_queued,
 	       (unsigned long long)r->injects_full,
 	       (unsigned long long)r->lease_requests);
+	printf("  \"clears\": %u,\n  \"cleared_ms_ago\": ", r->clears);
+	if (r->clears)
+		printf("%llu,\n",
+		       (unsigned long long)(r->cleared_ns_ago / 1000000));
+	else
+		printf("null,\n");
 	printf("  \"per_worker\": [");
 	for (uint32_t w = 0; w < r->workers; w++) {
 		printf("%s\n    {\n      \"worker\": %u,\n      \"nic_queue\": %u,\n",
@@ -830,27 +884,42 @@ static void show_json(const struct conn *k, const struct ctlmsg_stats_reply *r,
 	printf("  }\n}\n");
 }
 
-static int cmd_show(struct conn *k, bool json, struct vl_status *st)
+/*
+ * @type (STATS or CLEAR) and its STATS_REPLY into @r, checked, with the
+ * sum over the workers in @t.
+ */
+static int fetch_stats(struct conn *k, uint16_t type,
+		       struct ctlmsg_stats_reply *r,
+		       struct ctlmsg_worker_stats *t, struct vl_status *st)
 {
-	static struct ctlmsg_stats_reply r;
-	static struct ctlmsg_worker_stats t;
-	int err = request(k, CTLMSG_STATS, st);
+	int err = request(k, type, st);
 
 	if (!err)
 		err = recv_reply(k, CTLMSG_STATS_REPLY, 0, st);
 	if (err)
 		return err;
-	r = in.stats;
+	*r = in.stats;
 	/* Bounds before use: the counts index arrays here. */
-	if (r.workers > CTLMSG_WORKERS_MAX || r.n_drops > CTLMSG_DROPS_MAX)
+	if (r->workers > CTLMSG_WORKERS_MAX || r->n_drops > CTLMSG_DROPS_MAX)
 		return vl_status_set(
 			st, -EPROTO,
 			"STATS_REPLY with %u workers and %u drop reasons",
-			r.workers, r.n_drops);
-	r.tun_dev[sizeof(r.tun_dev) - 1] = '\0';
-	memset(&t, 0, sizeof(t));
-	for (uint32_t w = 0; w < r.workers; w++)
-		add_stats(&t, &r.worker[w], r.n_drops);
+			r->workers, r->n_drops);
+	r->tun_dev[sizeof(r->tun_dev) - 1] = '\0';
+	memset(t, 0, sizeof(*t));
+	for (uint32_t w = 0; w < r->workers; w++)
+		add_stats(t, &r->worker[w], r->n_drops);
+	return 0;
+}
+
+static int cmd_show(struct conn *k, bool json, struct vl_status *st)
+{
+	static struct ctlmsg_stats_reply r;
+	static struct ctlmsg_worker_stats t;
+	int err = fetch_stats(k, CTLMSG_STATS, &r, &t, st);
+
+	if (err)
+		return err;
 	if (json)
 		show_json(k, &r, &t);
 	else
@@ -1145,6 +1214,513 @@ static int cmd_flows(struct conn *k, bool json, struct vl_status *st)
 	return err;
 }
 
+/* ---- workers -------------------------------------------------------------- */
+
+/* "1", "2-3", ... "64": bucket b holds 2^b to 2^(b+1) - 1 packets. */
+static const char *bucket_label(uint32_t b, char *buf, size_t len)
+{
+	uint32_t lo = 1u << b, hi = (2u << b) - 1;
+
+	if (b == CTLMSG_BURST_BUCKETS - 1 || lo == hi)
+		snprintf(buf, len, "%u", lo);
+	else
+		snprintf(buf, len, "%u-%u", lo, hi);
+	return buf;
+}
+
+static uint64_t hist_sum(const uint64_t *h)
+{
+	uint64_t n = 0;
+
+	for (uint32_t b = 0; b < CTLMSG_BURST_BUCKETS; b++)
+		n += h[b];
+	return n;
+}
+
+static double ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+/* Packets the TUN reads returned: injected ones go through outbound too. */
+static uint64_t tun_read_packets(const struct ctlmsg_worker_stats *s)
+{
+	return s->tun_rx_packets > s->injected_out ?
+		       s->tun_rx_packets - s->injected_out :
+		       0;
+}
+
+static void text_hist_row(const char *name, const uint64_t *h, uint64_t packets)
+{
+	uint64_t bursts = hist_sum(h);
+
+	printf("  %-8s", name);
+	for (uint32_t b = 0; b < CTLMSG_BURST_BUCKETS; b++)
+		printf(" %8llu", (unsigned long long)h[b]);
+	printf(" %9llu %10llu %9.2f\n", (unsigned long long)bursts,
+	       (unsigned long long)packets, ratio(packets, bursts));
+}
+
+static void text_runtime(const struct ctlmsg_worker_stats *s, bool tun,
+			 uint32_t bad_tag)
+{
+	char label[16], a[32], b[32];
+
+	printf("  busy: %.2f%% of %.2f s (%llu of %llu passes moved packets), %llu sleeps\n",
+	       100.0 * ratio(s->busy_ns, s->loop_ns), (double)s->loop_ns / 1e9,
+	       (unsigned long long)s->busy_passes,
+	       (unsigned long long)s->passes, (unsigned long long)s->sleeps);
+	printf("  %-8s", "bursts");
+	for (uint32_t k = 0; k < CTLMSG_BURST_BUCKETS; k++)
+		printf(" %8s", bucket_label(k, label, sizeof(label)));
+	printf(" %9s %10s %9s\n", "bursts", "packets", "per burst");
+	text_hist_row("nic rx", s->rx_burst_hist, s->rx_packets);
+	if (tun)
+		text_hist_row("tun read", s->tun_burst_hist,
+			      tun_read_packets(s));
+	printf("  crypto: %llu sealed (%s), %llu opened (%s), %llu failed to open\n",
+	       (unsigned long long)s->sealed,
+	       fmt_bytes(s->sealed_bytes, a, sizeof(a)),
+	       (unsigned long long)s->opened,
+	       fmt_bytes(s->opened_bytes, b, sizeof(b)),
+	       (unsigned long long)s->drops[bad_tag]);
+}
+
+static void json_hist(const char *key, const uint64_t *h, uint64_t packets,
+		      const char *ind)
+{
+	char label[16];
+	uint64_t bursts = hist_sum(h);
+
+	printf("%s\"%s\": {\"bursts\": %llu, \"packets\": %llu, \"per_burst\": %.3f, \"sizes\": {",
+	       ind, key, (unsigned long long)bursts,
+	       (unsigned long long)packets, ratio(packets, bursts));
+	for (uint32_t b = 0; b < CTLMSG_BURST_BUCKETS; b++)
+		printf("%s\"%s\": %llu", b ? ", " : "",
+		       bucket_label(b, label, sizeof(label)),
+		       (unsigned long long)h[b]);
+	printf("}},\n");
+}
+
+static void json_runtime(const struct ctlmsg_worker_stats *s, bool tun,
+			 uint32_t bad_tag, const char *ind)
+{
+	json_u64(ind, "passes", s->passes);
+	json_u64(ind, "busy_passes", s->busy_passes);
+	json_u64(ind, "sleeps", s->sleeps);
+	json_u64(ind, "loop_ns", s->loop_ns);
+	json_u64(ind, "busy_ns", s->busy_ns);
+	printf("%s\"busy_share\": %.6f,\n", ind, ratio(s->busy_ns, s->loop_ns));
+	json_hist("nic_rx", s->rx_burst_hist, s->rx_packets, ind);
+	if (tun)
+		json_hist("tun_read", s->tun_burst_hist, tun_read_packets(s),
+			  ind);
+	else
+		printf("%s\"tun_read\": null,\n", ind);
+	printf("%s\"crypto\": {\"sealed\": %llu, \"sealed_bytes\": %llu, \"opened\": %llu, \"opened_bytes\": %llu, \"open_failed\": %llu}\n",
+	       ind, (unsigned long long)s->sealed,
+	       (unsigned long long)s->sealed_bytes,
+	       (unsigned long long)s->opened,
+	       (unsigned long long)s->opened_bytes,
+	       (unsigned long long)s->drops[bad_tag]);
+}
+
+/*
+ * Per worker, what its loop did, after VPP's `show runtime` (calls,
+ * vectors, vectors/call): the share of wall time in passes that moved
+ * packets, how full the bursts were, and the AEAD work.
+ */
+static int cmd_workers(struct conn *k, bool json, struct vl_status *st)
+{
+	static struct ctlmsg_stats_reply r;
+	static struct ctlmsg_worker_stats t;
+	bool tun;
+	int err = fetch_stats(k, CTLMSG_STATS, &r, &t, st);
+
+	if (err)
+		return err;
+	tun = r.tun_dev[0] != '\0';
+	if (json) {
+		char label[16];
+
+		printf("{\n  \"mode\": ");
+		put_json_str_or_null(r.set_up ? mode_name(r.mode) : NULL);
+		printf(",\n  \"burst_sizes\": [");
+		for (uint32_t b = 0; b < CTLMSG_BURST_BUCKETS; b++)
+			printf("%s\"%s\"", b ? ", " : "",
+			       bucket_label(b, label, sizeof(label)));
+		printf("],\n  \"per_worker\": [");
+		for (uint32_t w = 0; w < r.workers; w++) {
+			printf("%s\n    {\n      \"worker\": %u,\n      \"nic_queue\": %u,\n",
+			       w ? "," : "", w, w);
+			if (tun)
+				printf("      \"tun_queue\": %u,\n", w);
+			else
+				printf("      \"tun_queue\": null,\n");
+			printf("      \"mode\": \"%s\",\n", mode_name(r.mode));
+			json_runtime(&r.worker[w], tun, DP_DROP_BAD_TAG,
+				     "      ");
+			printf("    }");
+		}
+		printf("%s],\n  \"total\": {\n", r.workers ? "\n  " : "");
+		json_runtime(&t, tun, DP_DROP_BAD_TAG, "    ");
+		printf("  }\n}\n");
+		return 0;
+	}
+	if (!r.set_up) {
+		printf("no workers: waiting for SETUP from vela-control\n");
+		return 0;
+	}
+	for (uint32_t w = 0; w < r.workers; w++) {
+		if (tun)
+			printf("worker %u: nic queue %u, tun queue %u, mode %s\n",
+			       w, w, w, mode_name(r.mode));
+		else
+			printf("worker %u: nic queue %u, mode %s\n", w, w,
+			       mode_name(r.mode));
+		text_runtime(&r.worker[w], tun, DP_DROP_BAD_TAG);
+		printf("\n");
+	}
+	printf("total:\n");
+	text_runtime(&t, tun, DP_DROP_BAD_TAG);
+	return 0;
+}
+
+/* ---- drops ------------------------------------------------------------------- */
+
+/*
+ * VPP `show errors`, nonzero reasons largest first as in `show`, with a
+ * column per worker under -v.
+ */
+static void drops_text(const struct ctlmsg_stats_reply *r,
+		       const struct ctlmsg_worker_stats *t)
+{
+	uint32_t order[CTLMSG_DROPS_MAX], n = 0;
+	char name[32], col[24];
+
+	for (uint32_t d = 0; d < r->n_drops; d++)
+		if (t->drops[d])
+			order[n++] = d;
+	for (uint32_t i = 1; i < n; i++)
+		for (uint32_t j = i;
+		     j && t->drops[order[j]] > t->drops[order[j - 1]]; j--) {
+			uint32_t x = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = x;
+		}
+	printf("%12s", "Count");
+	if (verbose_drops)
+		for (uint32_t w = 0; w < r->workers; w++) {
+			snprintf(col, sizeof(col), "worker %u", w);
+			printf("  %10s", col);
+		}
+	printf("  %-16s  %s\n", "Reason", "Description");
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t d = order[i];
+
+		printf("%12llu", (unsigned long long)t->drops[d]);
+		if (verbose_drops)
+			for (uint32_t w = 0; w < r->workers; w++)
+				printf("  %10llu",
+				       (unsigned long long)r->worker[w]
+					       .drops[d]);
+		printf("  %-16s  %s\n", drop_name(d, name, sizeof(name)),
+		       drop_text(d));
+	}
+	if (!n)
+		printf("%12s  (no drops)\n", "0");
+	printf("\n%llu dropped\n", (unsigned long long)dropped(t, r->n_drops));
+}
+
+static void drops_json(const struct ctlmsg_stats_reply *r,
+		       const struct ctlmsg_worker_stats *t)
+{
+	char key[32], name[32];
+
+	printf("{\n  \"dropped\": %llu,\n  \"reasons\": [",
+	       (unsigned long long)dropped(t, r->n_drops));
+	for (uint32_t d = 0; d < r->n_drops; d++) {
+		printf("%s\n    {\"reason\": \"%s\", \"name\": \"%s\", \"description\": ",
+		       d ? "," : "", drop_key(d, key, sizeof(key)),
+		       drop_name(d, name, sizeof(name)));
+		put_json_str(drop_text(d));
+		printf(", \"count\": %llu, \"per_worker\": [",
+		       (unsigned long long)t->drops[d]);
+		for (uint32_t w = 0; w < r->workers; w++)
+			printf("%s%llu", w ? ", " : "",
+			       (unsigned long long)r->worker[w].drops[d]);
+		printf("]}");
+	}
+	printf("%s]\n}\n", r->n_drops ? "\n  " : "");
+}
+
+/* Every drop reason with its count, summed over the workers. */
+static int cmd_drops(struct conn *k, bool json, struct vl_status *st)
+{
+	static struct ctlmsg_stats_reply r;
+	static struct ctlmsg_worker_stats t;
+	int err = fetch_stats(k, CTLMSG_STATS, &r, &t, st);
+
+	if (err)
+		return err;
+	if (json)
+		drops_json(&r, &t);
+	else
+		drops_text(&r, &t);
+	return 0;
+}
+
+/* ---- stats -w ---------------------------------------------------------------- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* "1.5 Mbit/s": SI units, as ifstat and iperf3 print rates. */
+static const char *fmt_bits(double bps, char *buf, size_t len)
+{
+	static const char *const units[] = { "bit/s", "kbit/s", "Mbit/s",
+					     "Gbit/s", "Tbit/s" };
+	unsigned int u = 0;
+
+	while (bps >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		bps /= 1000;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.2f %s" : "%.0f %s", bps, units[u]);
+	return buf;
+}
+
+/* b - a, 0 if the counter went back (a CLEAR in between). */
+static double delta(uint64_t a, uint64_t b)
+{
+	return b > a ? (double)(b - a) : 0.0;
+}
+
+struct rates {
+	double rx_pps, rx_bps, tx_pps, tx_bps;
+	double tun_rx_pps, tun_rx_bps, tun_tx_pps, tun_tx_bps;
+	double drops_ps;
+};
+
+static void rates(const struct ctlmsg_worker_stats *a,
+		  const struct ctlmsg_worker_stats *b, uint32_t n_drops,
+		  double secs, struct rates *o)
+{
+	o->rx_pps = delta(a->rx_packets, b->rx_packets) / secs;
+	o->rx_bps = 8 * delta(a->rx_bytes, b->rx_bytes) / secs;
+	o->tx_pps = delta(a->tx_packets, b->tx_packets) / secs;
+	o->tx_bps = 8 * delta(a->tx_bytes, b->tx_bytes) / secs;
+	o->tun_rx_pps = delta(a->tun_rx_packets, b->tun_rx_packets) / secs;
+	o->tun_rx_bps = 8 * delta(a->tun_rx_bytes, b->tun_rx_bytes) / secs;
+	o->tun_tx_pps = delta(a->tun_tx_packets, b->tun_tx_packets) / secs;
+	o->tun_tx_bps = 8 * delta(a->tun_tx_bytes, b->tun_tx_bytes) / secs;
+	o->drops_ps = delta(dropped(a, n_drops), dropped(b, n_drops)) / secs;
+}
+
+/* Over the interval: the share of the loop's time in busy passes. */
+static double busy_share(const struct ctlmsg_worker_stats *a,
+			 const struct ctlmsg_worker_stats *b)
+{
+	double loop = delta(a->loop_ns, b->loop_ns);
+
+	return loop > 0 ? delta(a->busy_ns, b->busy_ns) / loop : 0.0;
+}
+
+static void stats_json(const struct ctlmsg_stats_reply *ra,
+		       const struct ctlmsg_worker_stats *ta,
+		       const struct ctlmsg_stats_reply *rb,
+		       const struct ctlmsg_worker_stats *tb, double secs)
+{
+	struct rates x;
+
+	rates(ta, tb, rb->n_drops, secs, &x);
+	printf("{\"interval_s\": %.3f, \"rx_pps\": %.1f, \"rx_bps\": %.0f, \"tx_pps\": %.1f, \"tx_bps\": %.0f, "
+	       "\"tun_rx_pps\": %.1f, \"tun_rx_bps\": %.0f, \"tun_tx_pps\": %.1f, \"tun_tx_bps\": %.0f, "
+	       "\"drops_ps\": %.1f, \"per_worker\": [",
+	       secs, x.rx_pps, x.rx_bps, x.tx_pps, x.tx_bps, x.tun_rx_pps,
+	       x.tun_rx_bps, x.tun_tx_pps, x.tun_tx_bps, x.drops_ps);
+	for (uint32_t w = 0; w < rb->workers; w++) {
+		const struct ctlmsg_worker_stats *a = &ra->worker[w];
+		const struct ctlmsg_worker_stats *b = &rb->worker[w];
+
+		rates(a, b, rb->n_drops, secs, &x);
+		printf("%s{\"worker\": %u, \"busy_share\": %.4f, \"rx_pps\": %.1f, \"tx_pps\": %.1f, \"tun_rx_pps\": %.1f, \"tun_tx_pps\": %.1f, \"drops_ps\": %.1f}",
+		       w ? ", " : "", w, busy_share(a, b), x.rx_pps, x.tx_pps,
+		       x.tun_rx_pps, x.tun_tx_pps, x.drops_ps);
+	}
+	printf("]}\n");
+}
+
+static void stats_text(const struct conn *k,
+		       const struct ctlmsg_stats_reply *ra,
+		       const struct ctlmsg_worker_stats *ta,
+		       const struct ctlmsg_stats_reply *rb,
+		       const struct ctlmsg_worker_stats *tb, double secs,
+		       uint64_t n)
+{
+	bool tun = rb->tun_dev[0] != '\0';
+	char a[32];
+	struct rates x;
+
+	rates(ta, tb, rb->n_drops, secs, &x);
+	printf("dataplane: pid %u, %u workers, rates over %.2f s (refresh %llu)\n",
+	       k->pid, rb->workers, secs, (unsigned long long)n);
+	printf("  %-10s %12s %16s\n", "", "packets/s", "bits/s");
+	printf("  %-10s %12.1f %16s\n", "nic rx", x.rx_pps,
+	       fmt_bits(x.rx_bps, a, sizeof(a)));
+	printf("  %-10s %12.1f %16s\n", "nic tx", x.tx_pps,
+	       fmt_bits(x.tx_bps, a, sizeof(a)));
+	if (tun) {
+		printf("  %-10s %12.1f %16s\n", "tun read", x.tun_rx_pps,
+		       fmt_bits(x.tun_rx_bps, a, sizeof(a)));
+		printf("  %-10s %12.1f %16s\n", "tun write", x.tun_tx_pps,
+		       fmt_bits(x.tun_tx_bps, a, sizeof(a)));
+	}
+	printf("  %-10s %12.1f\n", "drops", x.drops_ps);
+	printf("\n  %6s %7s %12s %12s %12s %12s\n", "worker", "busy",
+	       "nic rx/s", "nic tx/s", "tun read/s", "tun write/s");
+	for (uint32_t w = 0; w < rb->workers; w++) {
+		const struct ctlmsg_worker_stats *wa = &ra->worker[w];
+		const struct ctlmsg_worker_stats *wb = &rb->worker[w];
+
+		rates(wa, wb, rb->n_drops, secs, &x);
+		printf("  %6u %6.1f%% %12.1f %12.1f %12.1f %12.1f\n", w,
+		       100.0 * busy_share(wa, wb), x.rx_pps, x.tx_pps,
+		       x.tun_rx_pps, x.tun_tx_pps);
+	}
+}
+
+/* Sleeps @ns unless interrupted; false when interrupted. */
+static bool nap(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / NSEC_PER_SEC),
+			       .tv_nsec = (long)(ns % NSEC_PER_SEC) };
+
+	while (!interrupted && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return !interrupted;
+}
+
+/*
+ * Live rates from two STATS a refresh apart, like ifstat: redrawn in
+ * place on a terminal, one block per interval otherwise (no escape codes),
+ * one JSON object per line with -j. Stops after -c refreshes or at SIGINT
+ * (or SIGTERM), which ends the wait at once; exit status 0 either way.
+ */
+static int cmd_stats(struct conn *k, bool json, struct vl_status *st)
+{
+	static struct ctlmsg_stats_reply r[2];
+	static struct ctlmsg_worker_stats t[2];
+	struct sigaction sa = { .sa_handler = on_signal };
+	bool tty = !json && isatty(STDOUT_FILENO);
+	uint64_t then, now, n = 0;
+	unsigned int cur = 0;
+	int err;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	err = fetch_stats(k, CTLMSG_STATS, &r[cur], &t[cur], st);
+	then = now_ns();
+	while (!err && nap(watch_ns)) {
+		unsigned int prev = cur;
+
+		cur ^= 1;
+		err = fetch_stats(k, CTLMSG_STATS, &r[cur], &t[cur], st);
+		if (err)
+			break;
+		now = now_ns();
+		if (r[cur].workers != r[prev].workers ||
+		    r[cur].clears != r[prev].clears) {
+			/* SETUP or a CLEAR in between: start over from here. */
+			then = now;
+			continue;
+		}
+		n++;
+		if (json) {
+			stats_json(&r[prev], &t[prev], &r[cur], &t[cur],
+				   (double)(now - then) / 1e9);
+		} else {
+			if (tty)
+				fputs("\033[H\033[2J", stdout);
+			else if (n > 1)
+				putchar('\n');
+			stats_text(k, &r[prev], &t[prev], &r[cur], &t[cur],
+				   (double)(now - then) / 1e9, n);
+		}
+		fflush(stdout);
+		then = now;
+		if (watch_count && n >= watch_count)
+			break;
+	}
+	return err;
+}
+
+/* ---- clear ------------------------------------------------------------------- */
+
+/*
+ * CLEAR: the dataplane subtracts the counters as they are now from every
+ * later STATS (ctl.c on_clear); tunnel and flow counters are kept.
+ */
+static int cmd_clear(struct conn *k, bool json, struct vl_status *st)
+{
+	static struct ctlmsg_stats_reply r;
+	static struct ctlmsg_worker_stats t;
+	int err = fetch_stats(k, CTLMSG_CLEAR, &r, &t, st);
+
+	if (err)
+		return err;
+	if (json)
+		printf("{\"cleared\": true, \"clears\": %u}\n", r.clears);
+	else
+		printf("counters cleared (clear %u); tunnel and flow counters are kept\n",
+		       r.clears);
+	return 0;
+}
+
+/*
+ * -w: seconds ("1", "0.5") or a Go duration ("500ms"), 10 ms to 1 hour;
+ * -c: a count of at least 1.
+ */
+static int parse_watch(const struct opts *o)
+{
+	char *end;
+	double secs;
+	int64_t ns;
+
+	errno = 0;
+	secs = strtod(o->watch, &end);
+	if (end != o->watch && !*end && !errno && isfinite(secs))
+		ns = (int64_t)(secs * 1e9);
+	else if (vl_duration_parse(o->watch, &ns))
+		ns = -1;
+	if (ns < 10000000 || ns > 3600 * (int64_t)NSEC_PER_SEC) {
+		fprintf(stderr,
+			"invalid value \"%s\" for flag -w: want seconds from 0.01 to 3600\n",
+			o->watch);
+		return 2;
+	}
+	watch_ns = (uint64_t)ns;
+	if (!o->count)
+		return 0;
+	errno = 0;
+	watch_count = strtoull(o->count, &end, 10);
+	if (end == o->count || *end || errno || !watch_count ||
+	    o->count[0] == '-') {
+		fprintf(stderr,
+			"invalid value \"%s\" for flag -c: want a count of at least 1\n",
+			o->count);
+		return 2;
+	}
+	return 0;
+}
+
 /* ---- Command line ---------------------------------------------------------- */
 
 static void usage(FILE *out)
@@ -1154,6 +1730,10 @@ static void usage(FILE *out)
 		"  dpctl [-s SOCKET] [-j] show      backend, workers, queues, per-worker counters, drops\n"
 		"  dpctl [-s SOCKET] [-j] tunnels   peer name, VPN IP, endpoint, indexes, cipher, traffic\n"
 		"  dpctl [-s SOCKET] [-j] [-z] flows   connections: tuple, packets and bytes each way, idle, expiry\n"
+		"  dpctl [-s SOCKET] [-j] workers   per worker: queues, mode, busy share, burst sizes, crypto ops\n"
+		"  dpctl [-s SOCKET] [-j] [-v] drops   every drop reason with its count (-v: per worker)\n"
+		"  dpctl [-s SOCKET] [-j] [-w SECONDS] [-c COUNT] stats   live rates every SECONDS (default 1) until ^C\n"
+		"  dpctl [-s SOCKET] [-j] clear     zero the counters show, workers, drops and stats report\n"
 		"Flags may come before or after the command:\n");
 	vl_flags_print_defaults(out, flags, N_FLAGS, &defaults);
 }
@@ -1183,6 +1763,10 @@ int main(int argc, char **argv)
 		{ "show", cmd_show },
 		{ "tunnels", cmd_tunnels },
 		{ "flows", cmd_flows },
+		{ "workers", cmd_workers },
+		{ "drops", cmd_drops },
+		{ "stats", cmd_stats },
+		{ "clear", cmd_clear },
 	};
 	struct opts o = defaults;
 	struct vl_status st = { "" };
@@ -1226,6 +1810,12 @@ int main(int argc, char **argv)
 	}
 
 	zero_flows = o.zero;
+	verbose_drops = o.verbose;
+	err = parse_watch(&o);
+	if (err) {
+		usage(stderr);
+		return err;
+	}
 	err = dpctl_connect(o.socket, &k, &st);
 	if (!err)
 		err = hello(&k, &st);

@@ -180,6 +180,8 @@ static struct dp_sa *open_msg(struct dp_worker *w, struct dp_pkt *p,
 		dp_drop(w, DP_DROP_BAD_TAG);
 		return NULL;
 	}
+	w->stats.opened++;
+	w->stats.opened_bytes += *len;
 	return sa;
 }
 
@@ -331,6 +333,8 @@ static void test_reply(struct dp_worker *w, struct dp_sa *sa,
 	/* The request's payload echoed, as a C implementation may (§5.2). */
 	vl_aead_seal(&sa->send_key, nonce, buf, WIRE_HEADER_LEN,
 		     p->data + WIRE_HEADER_LEN, len, buf + WIRE_HEADER_LEN);
+	w->stats.sealed++;
+	w->stats.sealed_bytes += len;
 	w->to_net[w->n_to_net++] = (struct dp_pkt){
 		.data = buf, .len = len + WIRE_OVERHEAD, .addr = p->addr
 	};

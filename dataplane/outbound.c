@@ -97,6 +97,8 @@ static void seal_run(struct dp_worker *w, struct dp_sa *sa,
 	}
 	if (!ok)
 		return;
+	w->stats.sealed += ok;
+	w->stats.sealed_bytes += bytes - (uint64_t)ok * WIRE_OVERHEAD;
 	atomic_fetch_add_explicit(&sa->tx_packets, ok, memory_order_relaxed);
 	atomic_fetch_add_explicit(&sa->tx_bytes, bytes, memory_order_relaxed);
 	atomic_store_explicit(&sa->last_tx_ns, w->now_ns, memory_order_relaxed);

@@ -54,6 +54,18 @@ enum dp_drop {
 extern const char *const dp_drop_names[DP_DROP_MAX];
 extern const char *const dp_drop_texts[DP_DROP_MAX];
 
+/*
+ * Burst size histograms: bucket k counts bursts of 2^k to 2^(k+1) - 1
+ * packets (1, 2-3, 4-7, 8-15, 16-31, 32-63), the last one bursts of
+ * DP_BURST_MAX (64; worker.c asserts it).
+ */
+#define DP_BURST_BUCKETS 7
+
+static inline unsigned int dp_burst_bucket(unsigned int n)
+{
+	return 31u - (unsigned int)__builtin_clz(n); /* n >= 1 */
+}
+
 struct dp_counters {
 	_Alignas(64) uint64_t rx_packets;             /* from the NIC */
 	uint64_t rx_bytes;
@@ -73,6 +85,24 @@ struct dp_counters {
 	 */
 	uint64_t tun_rx_frames, tun_rx_gso_frames, tun_rx_segments;
 	uint64_t tun_tx_writes, tun_tx_supers, tun_tx_coalesced;
+	/*
+	 * The loop (worker.c), like VPP's `show runtime`: passes, those that
+	 * moved something, those that ended asleep in poll(); the time the
+	 * passes took (each from its clock read to the next one's, so a
+	 * sleep belongs to the pass before it) and the part of it in passes
+	 * that moved something: busy share = busy_ns / loop_ns. Counted from
+	 * the clock read every pass makes anyway.
+	 */
+	uint64_t passes, busy_passes, sleeps, loop_ns, busy_ns;
+	/* NIC receives and TUN reads that returned packets, by size. */
+	uint64_t rx_burst_hist[DP_BURST_BUCKETS];
+	uint64_t tun_burst_hist[DP_BURST_BUCKETS];
+	/*
+	 * AEAD: packets sealed (data, test replies, injected messages) and
+	 * opened (authenticated; failures are BAD_TAG drops), with their
+	 * plaintext bytes.
+	 */
+	uint64_t sealed, sealed_bytes, opened, opened_bytes;
 	uint64_t drops[DP_DROP_MAX];
 };
 

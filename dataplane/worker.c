@@ -232,6 +232,8 @@ static void inject_sa(struct dp_worker *w, struct dp_inject *m)
 	vl_aead_nonce(sa->cipher, counter, nonce);
 	vl_aead_seal(&sa->send_key, nonce, hdr, WIRE_HEADER_LEN,
 		     m->buf + DP_HEADROOM, m->len, m->buf + DP_HEADROOM);
+	w->stats.sealed++;
+	w->stats.sealed_bytes += m->len;
 	/* The address is copied: the remote may be retired after this pass. */
 	w->to_net[w->n_to_net++] = (struct dp_pkt){
 		.data = hdr, .len = m->len + WIRE_OVERHEAD, .addr = *to
@@ -351,6 +353,7 @@ static void sleep_until_work(struct dp_worker_loop *l)
 	wake = n;
 	fds[n++] = (struct pollfd){ .fd = l->wake_fd, .events = POLLIN };
 
+	l->w.stats.sleeps++;
 	dp_qsbr_offline(q, l->w.id);
 	if (poll(fds, n, DP_WORKER_POLL_MS) > 0 && fds[wake].revents & POLLIN &&
 	    read(l->wake_fd, &v, sizeof(v)) < 0) {
@@ -359,11 +362,32 @@ static void sleep_until_work(struct dp_worker_loop *l)
 	dp_qsbr_online(q, l->w.id);
 }
 
+_Static_assert(DP_BURST_MAX == 1u << (DP_BURST_BUCKETS - 1),
+	       "the last burst bucket is bursts of DP_BURST_MAX");
+
+/*
+ * The pass before this one, timed by this one's clock read: its length
+ * goes to loop_ns, and to busy_ns if it moved something (stats.h). No
+ * clock read of its own: a sleep counts in the idle pass that took it.
+ */
+static inline void count_pass(struct dp_counters *s, uint64_t now,
+			      uint64_t *last, bool *last_moved)
+{
+	if (*last) {
+		s->loop_ns += now - *last;
+		if (*last_moved)
+			s->busy_ns += now - *last;
+	}
+	*last = now;
+	s->passes++;
+}
+
 void dp_worker_run(struct dp_worker_loop *l)
 {
 	struct dp_worker *w = &l->w;
 	struct dp_qsbr *q = &w->shared->qsbr;
-	uint64_t idle_since = 0;
+	uint64_t idle_since = 0, last = 0;
+	bool last_moved = false;
 
 	dp_qsbr_online(q, w->id);
 	for (;;) {
@@ -374,22 +398,29 @@ void dp_worker_run(struct dp_worker_loop *l)
 		if (atomic_load_explicit(&l->stop, memory_order_relaxed))
 			break;
 		now = clock_ns();
+		count_pass(&w->stats, now, &last, &last_moved);
 		dp_worker_begin(w, now);
 
 		n_rx = dp_port_rx_burst(l->port, l->rx, DP_BURST_MAX);
-		if (n_rx)
+		if (n_rx) {
+			w->stats.rx_burst_hist[dp_burst_bucket(n_rx)]++;
 			dp_in_burst(w, l->rx, n_rx);
+		}
 		to_tun(l);
 
 		take_injects(l);
 		n_tun = from_tun(l);
-		if (n_tun)
+		if (n_tun) {
+			w->stats.tun_burst_hist[dp_burst_bucket(n_tun)]++;
 			dp_out_burst(w, l->tun_lens, n_tun);
+		}
 		dp_out_flush_pending(w);
 
 		to_net(l);
 		/* Sent something: the pending queue may hold more. */
 		moved = n_rx || n_tun || l->n_injects || w->n_to_net;
+		w->stats.busy_passes += moved;
+		last_moved = moved;
 		if (l->n_injects)
 			dp_ring_release(l->injects, l->n_injects);
 		hand_punts(l);

@@ -21,9 +21,10 @@
 # The gateway and the laptop know only the lighthouse (static_host_map
 # and lighthouse.hosts); they find each other by asking it. Then: pings
 # both ways between the LAN host and the laptop's VPN IP, iperf3 between
-# them through the overlay (each direction), and the gateway's dpctl
-# show / tunnels / flows. Every step prints "==> step" and its checks
-# ("OK" or "FAIL"); a failed check exits non-zero with the logs' tails.
+# them through the overlay (each direction), the gateway's dpctl show /
+# tunnels / flows and its Prometheus endpoint. Every step prints
+# "==> step" and its checks ("OK" or "FAIL"); a failed check exits
+# non-zero with the logs' tails.
 # Namespaces (vela-demo-*-$$) and processes go away on exit, also on
 # Ctrl-C.
 #
@@ -236,6 +237,7 @@ firewall:
     - {port: any, proto: icmp, group: laptop}
     - {port: 5201, proto: tcp, group: laptop} # iperf3 on the LAN host
 dataplane: {backend: udp, workers: 2, mode: event, socket: $WORK/gateway.sock}
+stats: {type: prometheus, listen: "127.0.0.1:9107", path: /metrics, namespace: vela, subsystem: gw, interval: 10s}
 YML
 } >"$WORK/gateway.yml"
 # Vela does not read lighthouse.local_allow_list yet, so the gateway
@@ -368,6 +370,16 @@ dp gateway flows | sed 's/^/  /'
 [ "$(tunnel_ips gateway)" = "10.42.0.1 10.42.0.10" ] ||
 	fail "gateway tunnels: '$(tunnel_ips gateway)', want the lighthouse and the laptop"
 ok "tunnels to the lighthouse and the laptop"
+
+step "The gateway's Prometheus endpoint (stats: type prometheus)"
+echo "  curl -s http://127.0.0.1:9107/metrics   (in the gateway's namespace; a few of its lines)"
+timeout 10 ip netns exec "$NSG" curl -sf http://127.0.0.1:9107/metrics >"$WORK/metrics.txt" ||
+	fail "the gateway's metrics endpoint did not answer"
+grep -E '^vela_gw_(dataplane_up|tunnels|handshakes_total\{role="(initiator|responder)",result="completed"\}|dataplane_(tun_)?(rx|tx)_packets_total\{worker="[0-9]+"\}|dataplane_drops_total\{worker="0",reason="FIREWALL_IN"\}) ' \
+	"$WORK/metrics.txt" | sed 's/^/  /'
+grep -q '^vela_gw_dataplane_up 1$' "$WORK/metrics.txt" ||
+	fail "metrics: the gateway's dataplane is not up"
+ok "metrics served: $(grep -c '^[a-z]' "$WORK/metrics.txt") series"
 
 step "Cleaning up"
 cleanup

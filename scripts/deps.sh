@@ -11,6 +11,8 @@ packages=(
 	libxdp-dev libbpf-dev libipsec-mb-dev libqrencode-dev zlib1g-dev
 	# tests
 	libcmocka-dev python3 iproute2 iputils-ping zbar-tools
+	# tests: the metrics endpoint scraped and parsed, man pages rendered
+	curl python3-prometheus-client groff-base
 	# interop and benchmark peers
 	nebula iperf3 wireguard-go wireguard-tools
 	# benchmark: OpenSSL for the AEAD comparison, gnuplot for the charts

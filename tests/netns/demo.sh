@@ -35,5 +35,8 @@ has '^    vpn ip: 10\.42\.0\.10$' || fail "dpctl tunnels did not list the nebula
 has '^    endpoint: 172\.30\.3\.1:4242$' || fail "dpctl tunnels: not the nebula node's endpoint"
 has '^  tcp   192\.168\.77\.10:[0-9]+ +10\.42\.0\.10:5201 ' ||
 	fail "dpctl flows did not list the LAN host's iperf3 connection"
+has '^  vela_gw_dataplane_up 1$' || fail "the gateway's metrics lack dataplane_up 1"
+has '^  vela_gw_tunnels 2$' || fail "the gateway's metrics lack its 2 tunnels"
+has '^  metrics served: [0-9]+ series \.\.\. OK$' || fail "no metrics step"
 has '^demo finished in [0-9]+ s: all checks OK$' || fail "no closing line"
 echo "demo: all passed"

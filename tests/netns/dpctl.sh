@@ -304,7 +304,214 @@ test_text() {
 	}
 }
 
-TESTS="test_no_socket test_before_setup test_setup test_traffic test_json test_text"
+# workers -j: the AEAD work matches the traffic, the burst histograms add
+# up (a burst of 2^b to 2^(b+1) - 1 packets), the busy share is a share.
+test_workers() {
+	local out
+
+	in_a python3 - "$DPCTL" "$SOCK" "$N" <<'PY'
+import json, subprocess, sys, time
+
+dpctl, sock, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def run(*args):
+    p = subprocess.run([dpctl, "-s", sock, *args], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 0, (args, p.returncode, p.stderr)
+    return json.loads(p.stdout)
+
+def hist_ok(h, packets):
+    sizes = h["sizes"]
+    assert list(sizes) == ["1", "2-3", "4-7", "8-15", "16-31", "32-63", "64"], h
+    assert sum(sizes.values()) == h["bursts"], h
+    assert h["packets"] == packets, (h, packets)
+    lo = sum(c * (1 << b) for b, c in enumerate(sizes.values()))
+    hi = sum(c * min((2 << b) - 1, 64) for b, c in enumerate(sizes.values()))
+    assert lo <= packets <= hi, (h, lo, hi)
+
+def check(wk, show):
+    assert wk["mode"] == "event" and len(wk["per_worker"]) == 2, wk
+    tot = wk["total"]
+    # In: N data and the spoofed one authenticate, the forgery does not.
+    assert tot["crypto"]["opened"] >= n, tot
+    assert tot["crypto"]["opened"] == n + 1, tot
+    assert tot["crypto"]["open_failed"] == 1, tot
+    assert tot["crypto"]["opened_bytes"] == n * (28 + len("dpctl-test")) + 28 + len("spoofed"), tot
+    # Out: A's one packet (the recv_error is not sealed).
+    assert tot["crypto"]["sealed"] == 1, tot
+    for i, w in enumerate(wk["per_worker"]):
+        sw = show["per_worker"][i]
+        assert w["worker"] == i and w["nic_queue"] == i and w["tun_queue"] == i, w
+        assert w["mode"] == "event", w
+        assert 0.0 <= w["busy_share"] <= 1.0, w
+        assert 0 <= w["busy_ns"] <= w["loop_ns"], w
+        # A worker may have had nothing to do (the NIC hash and the TUN's
+        # queue choice decide).
+        assert 0 <= w["busy_passes"] <= w["passes"] and w["passes"] > 0, w
+        hist_ok(w["nic_rx"], sw["rx_packets"])
+        hist_ok(w["tun_read"], sw["tun_rx_packets"] - sw["injected_out"])
+    for k in ("opened", "sealed", "opened_bytes", "sealed_bytes"):
+        assert tot["crypto"][k] == sum(w["crypto"][k] for w in wk["per_worker"]), k
+    assert tot["nic_rx"]["bursts"] == sum(w["nic_rx"]["bursts"] for w in wk["per_worker"])
+    assert tot["nic_rx"]["packets"] == show["total"]["rx_packets"], (tot, show["total"])
+    assert tot["tun_read"]["bursts"] >= 1, tot
+    assert 0.0 <= tot["busy_share"] <= 1.0 and tot["busy_passes"] > 0, tot
+
+for attempt in range(50):
+    show, wk = run("show", "-j"), run("workers", "-j")
+    try:
+        check(wk, show)
+        break
+    except AssertionError:
+        if attempt == 49:
+            print(json.dumps(wk, indent=1))
+            raise
+        time.sleep(0.1)
+t = wk["total"]
+print("workers: opened %d, sealed %d, %d nic bursts, busy %.4f" %
+      (t["crypto"]["opened"], t["crypto"]["sealed"], t["nic_rx"]["bursts"],
+       t["busy_share"]))
+PY
+	out=$(dpctl workers)
+	echo "$out"
+	contains "$out" "worker 1: nic queue 1, tun queue 1, mode event"
+	contains "$out" "busy: "
+	contains "$out" "nic rx"
+	contains "$out" "tun read"
+	contains "$out" "crypto: 1 sealed"
+	contains "$out" "$((N + 1)) opened"
+}
+
+# drops -j: every reason, zeros included, and the counts show -j has.
+test_drops() {
+	local out
+
+	in_a python3 - "$DPCTL" "$SOCK" <<'PY'
+import json, subprocess, sys
+
+dpctl, sock = sys.argv[1:]
+
+def run(*args):
+    p = subprocess.run([dpctl, "-s", sock, *args], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 0, (args, p.returncode, p.stderr)
+    return json.loads(p.stdout)
+
+show, drops = run("show", "-j"), run("drops", "-j")
+want = show["total"]["drops"]
+got = {r["reason"]: r["count"] for r in drops["reasons"]}
+assert got == want, (got, want)
+# bad_tag, no_tunnel, spoofed, and what the kernel sends into the TUN
+# (IPv6 router solicitations: NOT_IPV4).
+assert drops["dropped"] == show["total"]["dropped"] >= 3, drops
+for r in drops["reasons"]:
+    assert r["name"].lower() == r["reason"] and r["description"], r
+    assert len(r["per_worker"]) == 2 and sum(r["per_worker"]) == r["count"], r
+    for i, w in enumerate(show["per_worker"]):
+        assert r["per_worker"][i] == w["drops"][r["reason"]], (r, w["drops"])
+print("drops: %d reasons, %d dropped" % (len(got), drops["dropped"]))
+PY
+	out=$(dpctl drops)
+	echo "$out"
+	contains "$out" "BAD_TAG"
+	contains "$out" "authentication failed"
+	contains "$out" " dropped"
+	if grep -q "RELAY" <<<"$out"; then
+		echo "a reason with no drops is listed"
+		return 1
+	fi
+	out=$(dpctl drops -v)
+	echo "$out"
+	contains "$out" "worker 1"
+}
+
+# stats: two snapshots a refresh apart; -c bounds it.
+test_stats() {
+	local out
+
+	out=$(in_a "$DPCTL" -s "$SOCK" stats -w 1 -c 2 -j)
+	echo "$out"
+	python3 -c '
+import json, sys
+lines = sys.argv[1].splitlines()
+assert len(lines) == 2, lines
+for l in lines:
+    j = json.loads(l)
+    assert 0.9 <= j["interval_s"] < 5, j
+    for k in ("rx_pps", "rx_bps", "tx_pps", "tx_bps", "tun_rx_pps",
+              "tun_rx_bps", "tun_tx_pps", "tun_tx_bps", "drops_ps"):
+        assert j[k] >= 0, (k, j)
+    assert [w["worker"] for w in j["per_worker"]] == [0, 1], j
+    for w in j["per_worker"]:
+        assert 0 <= w["busy_share"] <= 1, w
+        assert w["rx_pps"] >= 0 and w["tun_rx_pps"] >= 0, w
+' "$out"
+	# Not a terminal: one block per refresh, no escape codes.
+	out=$(in_a "$DPCTL" -s "$SOCK" stats -w 0.2 -c 2)
+	echo "$out"
+	contains "$out" "refresh 2"
+	contains "$out" "nic rx"
+	[ "$(grep -c "rates over" <<<"$out")" = 2 ]
+	if grep -q $'\033' <<<"$out"; then
+		echo "escape codes in piped output"
+		return 1
+	fi
+	# SIGINT ends an unbounded one at once, with status 0 (timeout(1)
+	# passes the signal on; the socket is reachable from any namespace).
+	timeout 10 "$DPCTL" -s "$SOCK" stats -w 1 -j >"$TMP/stats.out" &
+	local pid=$!
+	sleep 1.5
+	kill -INT "$pid"
+	wait "$pid"
+	[ "$(wc -l <"$TMP/stats.out")" -ge 1 ]
+	local status=0
+	in_a "$DPCTL" -s "$SOCK" stats -w 0 2>/dev/null || status=$?
+	[ "$status" = 2 ] || { echo "stats -w 0: exit $status, want 2"; return 1; }
+}
+
+# clear: every STATS reader sees counters since; the tunnel keeps its own.
+test_clear() {
+	local out
+
+	out=$(dpctl clear)
+	echo "$out"
+	contains "$out" "counters cleared (clear 1)"
+	in_a python3 - "$DPCTL" "$SOCK" "$N" <<'PY'
+import json, subprocess, sys
+
+dpctl, sock, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def run(*args):
+    p = subprocess.run([dpctl, "-s", sock, *args], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 0, (args, p.returncode, p.stderr)
+    return json.loads(p.stdout)
+
+show = run("show", "-j")
+assert show["clears"] == 1 and show["cleared_ms_ago"] >= 0, show
+assert show["tunnels"] == 1 and show["workers"] == 2, show
+for w in show["per_worker"] + [show["total"]]:
+    for k in ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
+              "tun_rx_packets", "tun_tx_packets", "recv_errors", "dropped"):
+        assert w[k] == 0, (k, w)
+    assert not any(w["drops"].values()), w["drops"]
+    assert w["port"]["rx_packets"] == 0 and w["port"]["tx_packets"] == 0, w
+assert show["control"]["messages_refused"] == 0, show["control"]
+assert show["flows"]["created"] == 0, show["flows"]
+wk = run("workers", "-j")["total"]
+assert wk["crypto"]["opened"] == 0 and wk["crypto"]["sealed"] == 0, wk
+assert wk["nic_rx"]["bursts"] == 0, wk
+assert run("drops", "-j")["dropped"] == 0
+t = run("tunnels", "-j")["tunnels"][0]
+assert t["rx_packets"] == n and t["tx_packets"] == 1, t
+print("clear: counters 0, tunnel rx %d tx %d" % (t["rx_packets"], t["tx_packets"]))
+PY
+	contains "$(dpctl show)" "counters: since clear 1, "
+	contains "$(dpctl drops)" "0 dropped"
+	contains "$(dpctl -j clear)" '"clears": 2'
+}
+
+TESTS="test_no_socket test_before_setup test_setup test_traffic test_json test_text test_workers test_drops test_stats test_clear"
 
 setup_net
 make_cert

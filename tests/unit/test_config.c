@@ -230,6 +230,17 @@ static void test_config_bad_input(void **state)
 		{ PKI "dataplane: {backend: netmap}\n", "dataplane.backend: \"netmap\" is not one of: auto, xsk, udp, dpdk" },
 		{ PKI "dataplane: {backend: xsk}\n", "dataplane.interface: required with backend xsk" },
 		{ PKI "dataplane: {mode: fast}\n", "dataplane.mode" },
+		{ PKI "stats: {type: influx}\n", "stats.type: \"influx\" was not understood" },
+		{ PKI "stats: {type: prometheus, listen: \":9100\", path: /m}\n", "stats.interval: required with type prometheus" },
+		{ PKI "stats: {type: prometheus, interval: 0s, listen: \":9100\", path: /m}\n", "stats.interval: required" },
+		{ PKI "stats: {type: prometheus, interval: 10s, path: /m}\n", "stats.listen: required with type prometheus" },
+		{ PKI "stats: {type: prometheus, interval: 10s, listen: 9100, path: /m}\n", "stats.listen: \"9100\" is not host:port" },
+		{ PKI "stats: {type: prometheus, interval: 10s, listen: \":0\", path: /m}\n", "stats.listen: \":0\" is not" },
+		{ PKI "stats: {type: prometheus, interval: 10s, listen: \":9100\"}\n", "stats.path: required with type prometheus" },
+		{ PKI "stats: {type: prometheus, interval: 10s, listen: \":9100\", path: metrics}\n", "stats.path: \"metrics\" is not an HTTP path" },
+		{ PKI "stats: {type: prometheus, interval: 10s, listen: \":9100\", path: /m, namespace: 9lives}\n", "stats.namespace: \"9lives\" cannot start a metric name" },
+		{ PKI "stats: {type: prometheus, interval: 10s, listen: \":9100\", path: /m, subsystem: a-b}\n", "stats.subsystem: \"a-b\" cannot be part" },
+		{ PKI "stats: {type: prometheus, interval: 10s, listen: \":9100\", path: /m, peer_metrics: lots}\n", "stats.peer_metrics: expected true or false" },
 		{ PKI "listen: {port: 1}\nlisten: {port: 2}\n", "test.yml:3: key \"listen\" repeats the one on line 2" },
 		{ PKI "pki: [\n", "test.yml:" },
 		{ "- a\n- b\n", "the top level must be a map" },
@@ -250,6 +261,60 @@ static void test_config_bad_input(void **state)
 		assert_null(c.pki_ca);
 		assert_null(c.inbound);
 	}
+}
+
+/* stats: what the Prometheus endpoint is given (docs/metrics.md). */
+static void test_config_stats(void **state)
+{
+	struct ctl_config c;
+	struct vl_status st = { "" };
+	char *warn = NULL;
+	FILE *f;
+	char path[] = "/tmp/vela-test-stats-XXXXXX";
+	int fd;
+
+	(void)state;
+	load_ok(&c, PKI);
+	assert_false(c.stats_on);
+	ctl_config_free(&c);
+	load_ok(&c, PKI "stats: {type: none}\n");
+	assert_false(c.stats_on);
+	ctl_config_free(&c);
+
+	load_ok(&c, PKI "stats: {type: prometheus, interval: 10s, listen: \"127.0.0.1:9100\", path: /metrics}\n");
+	assert_true(c.stats_on);
+	assert_string_equal(c.stats_listen, "127.0.0.1:9100");
+	assert_string_equal(c.stats_path, "/metrics");
+	/* No namespace: Prometheus' conventions want an application prefix. */
+	assert_string_equal(c.stats_prefix, "vela_");
+	assert_int_equal(c.stats_interval_ns, NS(10));
+	assert_false(c.message_metrics || c.lighthouse_metrics || c.peer_metrics);
+	ctl_config_free(&c);
+
+	load_ok(&c, PKI "stats:\n  type: prometheus\n  interval: 1m\n  listen: \"[::1]:9100\"\n"
+		    "  path: /m\n  namespace: nebula\n  subsystem: gw\n"
+		    "  message_metrics: true\n  lighthouse_metrics: true\n  peer_metrics: true\n");
+	assert_string_equal(c.stats_prefix, "nebula_gw_");
+	assert_true(c.message_metrics && c.lighthouse_metrics && c.peer_metrics);
+	ctl_config_free(&c);
+	load_ok(&c, PKI "stats: {type: prometheus, interval: 10s, listen: \":9100\", path: /m, subsystem: gw}\n");
+	assert_string_equal(c.stats_listen, ":9100");
+	assert_string_equal(c.stats_prefix, "vela_gw_");
+	ctl_config_free(&c);
+
+	/* graphite: a nebula config that uses it still runs, with a warning. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs(PKI "stats: {type: graphite, interval: 10s, host: \"127.0.0.1:2003\"}\n", f);
+	fclose(f);
+	assert_int_equal(ctl_config_load(&c, path, &warn, &st), 0);
+	unlink(path);
+	assert_false(c.stats_on);
+	assert_non_null(warn);
+	assert_non_null(strstr(warn, "stats.type: graphite export is not part of Vela; ignored"));
+	free(warn);
+	ctl_config_free(&c);
 }
 
 static void test_config_yaml_bomb(void **state)
@@ -380,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_config_interop_example),
 		cmocka_unit_test(test_config_client_and_routes),
 		cmocka_unit_test(test_config_bad_input),
+		cmocka_unit_test(test_config_stats),
 		cmocka_unit_test(test_config_yaml_bomb),
 		cmocka_unit_test(test_config_directory_merge),
 		cmocka_unit_test(test_config_yaml_paths),

@@ -219,6 +219,7 @@ static size_t build(uint16_t type)
 	case CTLMSG_DUMP_END:
 	case CTLMSG_STATS:
 	case CTLMSG_ACTIVITY:
+	case CTLMSG_CLEAR:
 		hdr(b, type, sizeof(struct ctlmsg_hdr));
 		return sizeof(struct ctlmsg_hdr);
 	case CTLMSG_ACTIVITY_REPLY:
@@ -726,6 +727,12 @@ static const struct vcase vcases[] = {
 	{ CTLMSG_STATS, m_hdr_len, -EBADMSG, "STATS: header says 20 bytes" },
 	{ CTLMSG_STATS, m_version, -EPROTO, "STATS: version" },
 	{ CTLMSG_STATS, m_as_reply, -EBADMSG, "STATS: record of" },
+	/* CLEAR too: a bare header. */
+	{ CTLMSG_CLEAR, m_none, 0, NULL },
+	{ CTLMSG_CLEAR, m_plus_one, -EBADMSG,
+	  "CLEAR: record of 17 bytes, want 16" },
+	{ CTLMSG_CLEAR, m_hdr_len, -EBADMSG, "CLEAR: header says 20 bytes" },
+	{ CTLMSG_CLEAR, m_version, -EPROTO, "CLEAR: version" },
 	{ CTLMSG_INJECT_RAW, m_minus_one, -EBADMSG, "INJECT_RAW: record of" },
 	{ CTLMSG_INJECT_RAW, m_plus_one, -EBADMSG, "INJECT_RAW: record of" },
 	{ CTLMSG_INJECT_SA, m_minus_one, -EBADMSG, "INJECT_SA: record of" },
@@ -892,6 +899,11 @@ static const struct ocase ocases[] = {
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_DUMP, 0, NULL },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_ACTIVITY, 0, NULL },
 	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_ACTIVITY, -EPERM, "may only DUMP" },
+	/* CLEAR: an operator command, from either role, SETUP or not. */
+	{ CTLMSG_ROLE_DPCTL, false, CTLMSG_CLEAR, 0, NULL },
+	{ CTLMSG_ROLE_DPCTL, true, CTLMSG_CLEAR, 0, NULL },
+	{ CTLMSG_ROLE_CONTROL, true, CTLMSG_CLEAR, 0, NULL },
+	{ 0, true, CTLMSG_CLEAR, -EPROTO, "CLEAR before HELLO" },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_TUNNEL_ADD, -EPROTO,
 	  "TUNNEL_ADD before SETUP" },
 	{ CTLMSG_ROLE_CONTROL, false, CTLMSG_TUNNEL_DEL, -EPROTO,
@@ -1102,6 +1114,9 @@ static void stats_total(const struct ctlmsg_stats_reply *r,
 		t->punted += s->punted;
 		t->test_replies += s->test_replies;
 		t->recv_errors += s->recv_errors;
+		t->sealed += s->sealed;
+		t->opened += s->opened;
+		t->passes += s->passes;
 		for (uint32_t d = 0; d < r->n_drops; d++)
 			t->drops[d] += s->drops[d];
 		t->port.rx_packets += s->port.rx_packets;
@@ -1267,10 +1282,11 @@ static void test_ctl_socket_refusals(void **state)
 		assert_non_null(strstr(d.msg, "dpdk is not built yet"));
 	}
 
-	/* dpctl may only DUMP and STATS. */
+	/* dpctl may only DUMP, STATS, FLOWS and CLEAR. */
 	dpctl = hello(e, CTLMSG_ROLE_DPCTL, &r);
 	len = build(CTLMSG_TUNNEL_DEL);
-	expect_error(e, dpctl, msgbuf(), len, -EPERM, "may only DUMP, STATS or FLOWS");
+	expect_error(e, dpctl, msgbuf(), len, -EPERM,
+		     "may only DUMP, STATS, FLOWS or CLEAR");
 	rpc(e, dpctl, &dump, sizeof(dump), msgbuf(), CTLMSG_DUMP_END);
 	/* A STATS with a body is refused; the bare one answered. */
 	len = build(CTLMSG_STATS);
@@ -1590,8 +1606,44 @@ static void running(void **state, uint32_t mode)
 				fail_msg("drop %s counted %llu",
 					 dp_drop_names[k],
 					 (unsigned long long)sum.drops[k]);
+		/* Sealed: the lighthouse inject, the test reply; opened: the test. */
+		assert_int_equal(sum.sealed, 2);
+		assert_int_equal(sum.opened, 1);
+		assert_true(sum.passes > 0);
 		/* Workers past the second are not reported. */
 		assert_memory_equal(&sr->worker[2], &zero, sizeof(zero));
+		assert_int_equal(sr->clears, 0);
+	}
+	/*
+	 * CLEAR, as dpctl: answered with the counters since (nothing moved
+	 * meanwhile), the tunnel and gauges kept; later STATS agree.
+	 */
+	{
+		static struct ctlmsg_stats_reply cr;
+		struct ctlmsg_worker_stats sum;
+		struct ctlmsg_hdr m;
+
+		hdr(&m, CTLMSG_CLEAR, sizeof(m));
+		assert_int_equal(rpc(e, dpctl, &m, sizeof(m), &cr,
+				     CTLMSG_STATS_REPLY),
+				 sizeof(cr));
+		for (int k = 0; k < 2; k++) {
+			const struct ctlmsg_stats_reply *sr =
+				k ? stats(e, dpctl) : &cr;
+
+			stats_total(sr, &sum);
+			assert_int_equal(sr->clears, 1);
+			assert_int_equal(sr->workers, 2);
+			assert_int_equal(sr->n_tunnels, 1);
+			assert_int_equal(sr->punts_sent, 0);
+			assert_int_equal(sr->injects_queued, 0);
+			assert_int_equal(sr->rejects, 0);
+			assert_int_equal(sum.rx_packets, 0);
+			assert_int_equal(sum.tx_packets, 0);
+			assert_int_equal(sum.sealed, 0);
+			assert_int_equal(sum.opened, 0);
+			assert_int_equal(sum.port.tx_packets, 0);
+		}
 	}
 	close(dpctl);
 
