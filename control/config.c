@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ctlmsg.h"
 #include "flags.h"
 #include "ipnet.h"
 #include "status.h"
@@ -720,6 +721,11 @@ static int parse_tun(struct parser *p)
 	if (!err)
 		err = parse_routes(p, "tun.unsafe_routes", true,
 				   &c->unsafe_routes, &c->n_unsafe_routes);
+	/* The dataplane's SETUP carries them all, up to its table size. */
+	if (!err && c->n_routes + c->n_unsafe_routes > CTLMSG_ROUTES_MAX)
+		err = bad(p, NULL, "tun.unsafe_routes",
+			  "%zu routes and unsafe_routes together, more than the %d the dataplane takes",
+			  c->n_routes + c->n_unsafe_routes, CTLMSG_ROUTES_MAX);
 	return err;
 }
 
@@ -984,7 +990,8 @@ static int parse_timers_dataplane(struct parser *p)
 	if (!err)
 		err = get_string(p, "dataplane.interface", "", &c->interface);
 	if (!err)
-		err = get_int(p, "dataplane.workers", 0, 0, 256, &c->workers);
+		err = get_int(p, "dataplane.workers", 0, 0, CTLMSG_WORKERS_MAX,
+			      &c->workers);
 	if (!err && !c->workers)
 		c->workers = c->routines;
 	if (!err)

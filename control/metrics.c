@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "../dataplane/stats.h"
+#include "../dataplane/xdp_steer.h"
 #include "log.h"
 #include "metrics.h"
 #include "node.h"
@@ -74,40 +75,90 @@ static const char *name_of(const char *const *names, size_t n, uint32_t v)
 }
 
 /*
- * One per-worker counter family: @field is the offset of a uint64_t in
- * struct ctlmsg_worker_stats.
+ * The per-worker counters, one family each: a uint64_t of struct
+ * ctlmsg_worker_stats at @field, in seconds when it counts nanoseconds.
  */
+#define WS(member) offsetof(struct ctlmsg_worker_stats, member)
+static const struct worker_counter {
+	const char *name, *help;
+	size_t field;
+	bool ns;
+} worker_counters[] = {
+	{ "dataplane_rx_packets_total",
+	  "UDP datagrams received from the network",
+	  WS(rx_packets), false },
+	{ "dataplane_rx_bytes_total",
+	  "Bytes of UDP datagrams received from the network",
+	  WS(rx_bytes), false },
+	{ "dataplane_tx_packets_total",
+	  "UDP datagrams sent to the network",
+	  WS(tx_packets), false },
+	{ "dataplane_tx_bytes_total",
+	  "Bytes of UDP datagrams sent to the network",
+	  WS(tx_bytes), false },
+	{ "dataplane_tun_rx_packets_total",
+	  "IP packets read from the TUN device (to send into tunnels)",
+	  WS(tun_rx_packets), false },
+	{ "dataplane_tun_rx_bytes_total",
+	  "Bytes of IP packets read from the TUN device",
+	  WS(tun_rx_bytes), false },
+	{ "dataplane_tun_tx_packets_total",
+	  "IP packets written to the TUN device (received from tunnels)",
+	  WS(tun_tx_packets), false },
+	{ "dataplane_tun_tx_bytes_total",
+	  "Bytes of IP packets written to the TUN device",
+	  WS(tun_tx_bytes), false },
+	{ "dataplane_crypto_sealed_packets_total",
+	  "Packets encrypted (AEAD seal)",
+	  WS(sealed), false },
+	{ "dataplane_crypto_sealed_bytes_total",
+	  "Plaintext bytes encrypted",
+	  WS(sealed_bytes), false },
+	{ "dataplane_crypto_opened_packets_total",
+	  "Packets decrypted and authenticated (failures are drops with reason BAD_TAG)",
+	  WS(opened), false },
+	{ "dataplane_crypto_opened_bytes_total",
+	  "Plaintext bytes decrypted",
+	  WS(opened_bytes), false },
+	{ "dataplane_worker_loop_seconds_total",
+	  "Wall time of the worker loop's passes",
+	  WS(loop_ns), true },
+	{ "dataplane_worker_busy_seconds_total",
+	  "Wall time of passes that moved packets (busy share: busy / loop)",
+	  WS(busy_ns), true },
+	{ "dataplane_worker_passes_total",
+	  "Passes of the worker loop",
+	  WS(passes), false },
+	{ "dataplane_worker_sleeps_total",
+	  "Passes that ended asleep waiting for packets",
+	  WS(sleeps), false },
+	{ "dataplane_punches_total",
+	  "NAT punches sent",
+	  WS(punches), false },
+	{ "dataplane_punted_packets_total",
+	  "Packets handed to the control plane (handshakes, lighthouse, misses)",
+	  WS(punted), false },
+	{ "dataplane_tx_errors_total",
+	  "Sends to the network the kernel refused",
+	  WS(port.tx_errors), false },
+};
+#undef WS
+
 static void per_worker(struct prom *p, const struct ctlmsg_stats_reply *r,
-		       const char *name, const char *help, size_t field)
+		       const struct worker_counter *c)
 {
-	prom_family(p, name, "counter", help);
+	prom_family(p, c->name, "counter", c->help);
 	for (uint32_t w = 0; w < r->workers; w++) {
 		char id[12];
 		struct prom_label l = { "worker", id };
 		uint64_t v;
 
 		snprintf(id, sizeof(id), "%u", w);
-		memcpy(&v, (const uint8_t *)&r->worker[w] + field, sizeof(v));
-		prom_u64(p, "", &l, 1, v);
-	}
-}
-
-#define PER_WORKER(p, r, name, help, member) \
-	per_worker(p, r, name, help, offsetof(struct ctlmsg_worker_stats, member))
-
-/* The same in seconds, from a nanosecond counter. */
-static void per_worker_s(struct prom *p, const struct ctlmsg_stats_reply *r,
-			 const char *name, const char *help, size_t field)
-{
-	prom_family(p, name, "counter", help);
-	for (uint32_t w = 0; w < r->workers; w++) {
-		char id[12];
-		struct prom_label l = { "worker", id };
-		uint64_t v;
-
-		snprintf(id, sizeof(id), "%u", w);
-		memcpy(&v, (const uint8_t *)&r->worker[w] + field, sizeof(v));
-		prom_double(p, "", &l, 1, (double)v / 1e9);
+		memcpy(&v, (const uint8_t *)&r->worker[w] + c->field, sizeof(v));
+		if (c->ns)
+			prom_double(p, "", &l, 1, (double)v / 1e9);
+		else
+			prom_u64(p, "", &l, 1, v);
 	}
 }
 
@@ -151,7 +202,8 @@ int ctl_metrics_render_dataplane(const struct ctlmsg_stats_reply *r,
 {
 	uint32_t n_drops;
 
-	if (r->workers > CTLMSG_WORKERS_MAX || r->n_drops > CTLMSG_DROPS_MAX)
+	if (r->workers > CTLMSG_WORKERS_MAX || r->n_drops > CTLMSG_DROPS_MAX ||
+	    r->n_xdp > CTLMSG_XDP_COUNTERS_MAX)
 		return -EPROTO;
 	n_drops = r->n_drops < DP_DROP_MAX ? r->n_drops : DP_DROP_MAX;
 
@@ -174,24 +226,8 @@ int ctl_metrics_render_dataplane(const struct ctlmsg_stats_reply *r,
 	prom_one(p, "dataplane_tunnels", "gauge",
 		 "Tunnels installed in the dataplane", r->n_tunnels);
 
-	PER_WORKER(p, r, "dataplane_rx_packets_total",
-		   "UDP datagrams received from the network", rx_packets);
-	PER_WORKER(p, r, "dataplane_rx_bytes_total",
-		   "Bytes of UDP datagrams received from the network", rx_bytes);
-	PER_WORKER(p, r, "dataplane_tx_packets_total",
-		   "UDP datagrams sent to the network", tx_packets);
-	PER_WORKER(p, r, "dataplane_tx_bytes_total",
-		   "Bytes of UDP datagrams sent to the network", tx_bytes);
-	PER_WORKER(p, r, "dataplane_tun_rx_packets_total",
-		   "IP packets read from the TUN device (to send into tunnels)",
-		   tun_rx_packets);
-	PER_WORKER(p, r, "dataplane_tun_rx_bytes_total",
-		   "Bytes of IP packets read from the TUN device", tun_rx_bytes);
-	PER_WORKER(p, r, "dataplane_tun_tx_packets_total",
-		   "IP packets written to the TUN device (received from tunnels)",
-		   tun_tx_packets);
-	PER_WORKER(p, r, "dataplane_tun_tx_bytes_total",
-		   "Bytes of IP packets written to the TUN device", tun_tx_bytes);
+	for (size_t i = 0; i < sizeof(worker_counters) / sizeof(worker_counters[0]); i++)
+		per_worker(p, r, &worker_counters[i]);
 
 	prom_family(p, "dataplane_drops_total", "counter",
 		    "Packets dropped, by reason (dpctl drops explains each)");
@@ -207,37 +243,37 @@ int ctl_metrics_render_dataplane(const struct ctlmsg_stats_reply *r,
 		}
 	}
 
-	PER_WORKER(p, r, "dataplane_crypto_sealed_packets_total",
-		   "Packets encrypted (AEAD seal)", sealed);
-	PER_WORKER(p, r, "dataplane_crypto_sealed_bytes_total",
-		   "Plaintext bytes encrypted", sealed_bytes);
-	PER_WORKER(p, r, "dataplane_crypto_opened_packets_total",
-		   "Packets decrypted and authenticated (failures are drops with reason BAD_TAG)",
-		   opened);
-	PER_WORKER(p, r, "dataplane_crypto_opened_bytes_total",
-		   "Plaintext bytes decrypted", opened_bytes);
-
-	per_worker_s(p, r, "dataplane_worker_loop_seconds_total",
-		     "Wall time of the worker loop's passes",
-		     offsetof(struct ctlmsg_worker_stats, loop_ns));
-	per_worker_s(p, r, "dataplane_worker_busy_seconds_total",
-		     "Wall time of passes that moved packets (busy share: busy / loop)",
-		     offsetof(struct ctlmsg_worker_stats, busy_ns));
-	PER_WORKER(p, r, "dataplane_worker_passes_total", "Passes of the worker loop",
-		   passes);
-	PER_WORKER(p, r, "dataplane_worker_sleeps_total",
-		   "Passes that ended asleep waiting for packets", sleeps);
 	burst_histogram(p, r, "dataplane_rx_burst_packets",
 			"Packets per NIC receive that returned any", false);
 	burst_histogram(p, r, "dataplane_tun_read_burst_packets",
 			"Packets per TUN read that returned any", true);
 
-	PER_WORKER(p, r, "dataplane_punches_total", "NAT punches sent", punches);
-	PER_WORKER(p, r, "dataplane_punted_packets_total",
-		   "Packets handed to the control plane (handshakes, lighthouse, misses)",
-		   punted);
-	PER_WORKER(p, r, "dataplane_tx_errors_total",
-		   "Sends to the network the kernel refused", port.tx_errors);
+	/* xsk: the XDP program's verdicts, each frame counted once. */
+	if (r->n_xdp) {
+		uint32_t n_xdp = r->n_xdp < DP_XDP_COUNTERS ? r->n_xdp : DP_XDP_COUNTERS;
+		char ifname[sizeof(r->interface) + 1];
+		struct prom_label l[3] = { { "interface", ifname },
+					   { "mode", dp_xdp_mode_name(r->xdp_mode) },
+					   { "result", NULL } };
+
+		memcpy(ifname, r->interface, sizeof(r->interface));
+		ifname[sizeof(r->interface)] = '\0';
+		prom_family(p, "dataplane_xdp_info", "gauge",
+			    "The XDP program in front of the AF_XDP sockets: interface, mode");
+		prom_u64(p, "", l, 2, 1);
+		prom_family(p, "dataplane_xdp_packets_total", "counter",
+			    "Frames the XDP program saw, by what it did (steered: to an AF_XDP socket)");
+		for (uint32_t x = 0; x < n_xdp; x++) {
+			l[2].value = dp_xdp_counter_name((enum dp_xdp_counter)x);
+			prom_u64(p, "", l + 2, 1, r->xdp_packets[x]);
+		}
+		prom_family(p, "dataplane_xdp_bytes_total", "counter",
+			    "Bytes of those frames, Ethernet header included");
+		for (uint32_t x = 0; x < n_xdp; x++) {
+			l[2].value = dp_xdp_counter_name((enum dp_xdp_counter)x);
+			prom_u64(p, "", l + 2, 1, r->xdp_bytes[x]);
+		}
+	}
 
 	prom_one(p, "dataplane_punts_dropped_total", "counter",
 		 "Packets for the control plane dropped: not connected or its queue full",

@@ -14,10 +14,16 @@
  * dataplane. SIGHUP is passed to the control plane, which reloads the
  * config as nebula does. Under systemd (dist/systemd/vela.service,
  * Type=notify) it reports READY, RELOADING and STOPPING (sdnotify.h).
+ *
+ * Capabilities (caps.h): vela-control runs with none, bounding set
+ * included, so it keeps nothing of what the service gave vela but the
+ * right to read its own files; vela-dataplane gets what vela has but
+ * CAP_SETPCAP, which vela needs only for that drop.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,6 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
+#include "caps.h"
 #include "config.h"
 #include "cli.h"
 #include "log.h"
@@ -87,25 +96,69 @@ struct child {
 	char *argv[8];
 	pid_t pid;
 	time_t started;
+	bool unprivileged; /* no capabilities at all: vela-control */
 };
 
-static pid_t spawn(struct child *c)
+/*
+ * Starts @c. @started_fd >= 0: the write end of a pipe the child inherits
+ * as $VELA_STARTED_FD, on which vela-control writes one byte once it runs
+ * (vela_control.c); closed here in the parent.
+ */
+static pid_t spawn(struct child *c, int started_fd)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		sigset_t none;
+		char num[16];
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (started_fd >= 0) {
+			fcntl(started_fd, F_SETFD, 0);
+			snprintf(num, sizeof(num), "%d", started_fd);
+			setenv("VELA_STARTED_FD", num, 1);
+		}
+		if (c->unprivileged) {
+			struct vl_status st = { "" };
+
+			/* Said, not fatal: the node still works. */
+			if (vl_caps_drop_all(&st))
+				fprintf(stderr, "vela: %s keeps capabilities: %s\n",
+					c->name, st.msg);
+		} else {
+			(void)vl_caps_drop(CAP_SETPCAP);
+		}
 		execv(c->path, c->argv);
 		fprintf(stderr, "vela: cannot run %s: %s\n", c->path,
 			strerror(errno));
 		_exit(127);
 	}
+	if (started_fd >= 0)
+		close(started_fd);
 	c->pid = pid;
 	c->started = time(NULL);
 	return pid;
+}
+
+/*
+ * Waits for vela-control's "started" byte on @fd (closed here): true once
+ * it runs, false when it exited first (a config, PKI or metrics endpoint
+ * it cannot use). A start slower than @ms counts as started: it may be
+ * resolving static_host_map names.
+ */
+static bool wait_started(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char b;
+	int r;
+
+	do
+		r = poll(&pfd, 1, ms);
+	while (r < 0 && errno == EINTR && !stop_flag);
+	r = r > 0 ? (int)read(fd, &b, 1) : 1;
+	close(fd);
+	return r == 1;
 }
 
 /* Waits up to @ms for @path to exist (the dataplane's socket). */
@@ -139,10 +192,11 @@ int main(int argc, char **argv)
 	struct vl_status st = { "" };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct child dp = { .name = "vela-dataplane" };
-	struct child ctl = { .name = "vela-control" };
+	struct child ctl = { .name = "vela-control", .unprivileged = true };
 	struct ctl_config cfg;
 	struct ctl_cli o;
 	char self[PATH_MAX], *slash, *socket, level[16], format[8];
+	int started[2];
 	ssize_t n;
 	int err;
 
@@ -202,13 +256,32 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	spawn(&dp);
+	spawn(&dp, -1);
 	wait_for(socket, 5000);
-	spawn(&ctl);
+	if (pipe2(started, O_CLOEXEC)) {
+		vl_log(VL_LOG_ERROR, "Failed to make a pipe for vela-control",
+		       "error", strerror(errno), NULL);
+		stop_child(&dp, 5000);
+		return 1;
+	}
+	spawn(&ctl, started[1]);
 	/*
 	 * systemd (Type=notify): ready once the dataplane listens and the
 	 * control plane runs; it connects and sets the dataplane up by itself.
+	 * A control plane that cannot start (it said why) fails the start:
+	 * restarting it would fail the same way.
 	 */
+	if (!wait_started(started[0], 10000)) {
+		int status = 0;
+
+		waitpid(ctl.pid, &status, 0);
+		ctl.pid = 0;
+		vl_log(VL_LOG_ERROR, "vela-control could not start; stopping",
+		       NULL);
+		stop_child(&dp, 5000);
+		free(socket);
+		return 1;
+	}
 	vl_sd_notify("READY=1");
 	while (!stop_flag) {
 		int status;
@@ -238,7 +311,7 @@ int main(int argc, char **argv)
 		/* Do not spin on a daemon that dies at start. */
 		if (time(NULL) - c->started < 2)
 			sleep(1);
-		spawn(c);
+		spawn(c, -1);
 	}
 	vl_sd_notify("STOPPING=1");
 	stop_child(&ctl, 5000);

@@ -9,10 +9,13 @@
  *   vela-control -config FILE      run
  *   vela-control -test -config FILE validate config and PKI, then exit
  */
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -34,6 +37,29 @@ static void on_signal(int sig)
 		reload_flag = 1;
 	else
 		stop_flag = 1;
+}
+
+/*
+ * Under vela: $VELA_STARTED_FD is a pipe vela waits on before it tells
+ * systemd READY=1 (vela.c); one byte says the config, the PKI and the
+ * metrics endpoint are in place and the loop is about to run.
+ */
+static void tell_started(void)
+{
+	const char *s = getenv("VELA_STARTED_FD");
+	char *end;
+	long fd;
+
+	if (!s)
+		return;
+	fd = strtol(s, &end, 10);
+	if (*s && !*end && fd > 2 && fd < INT_MAX) {
+		if (write((int)fd, "1", 1) != 1)
+			vl_log(VL_LOG_WARN, "Could not tell vela we started",
+			       "error", strerror(errno), NULL);
+		close((int)fd);
+	}
+	unsetenv("VELA_STARTED_FD");
 }
 
 int main(int argc, char **argv)
@@ -76,6 +102,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	vl_log(VL_LOG_INFO, "Vela control plane started", "version",
 	       VELA_VERSION, "socket", node.socket_path, NULL);
+	tell_started();
 	err = ctl_node_run(&node, &stop_flag, &reload_flag);
 	ctl_node_free(&node);
 	vl_log(VL_LOG_INFO, "Goodbye", NULL);

@@ -135,10 +135,22 @@ static int setup_socket(struct udp_port *p, const struct dp_port_cfg *cfg,
 		vl_status_set(st, err, "IPV6_V6ONLY off: %s", strerror(-err));
 		goto close_fd;
 	}
-	err = set_int(p->base.fd, SOL_SOCKET, SO_REUSEPORT, 1);
-	if (err) {
-		vl_status_set(st, err, "SO_REUSEPORT: %s", strerror(-err));
-		goto close_fd;
+	/*
+	 * SO_REUSEPORT before bind() for a given port, to join queue 0's
+	 * group; after it for port 0. The kernel's port 0 choice skips only
+	 * ports it could not share, and a SO_REUSEPORT socket shares with any
+	 * other of the same user: bound with it set, queue 0 could land on a
+	 * port another process (another node, a test) already listens on and
+	 * take half its traffic. Bound without it the port is one nobody
+	 * holds; set after, the other queues still join it.
+	 */
+	if (cfg->listen.sin6_port) {
+		err = set_int(p->base.fd, SOL_SOCKET, SO_REUSEPORT, 1);
+		if (err) {
+			vl_status_set(st, err, "SO_REUSEPORT: %s",
+				      strerror(-err));
+			goto close_fd;
+		}
 	}
 	err = set_buf(p->base.fd, SO_RCVBUFFORCE, SO_RCVBUF, cfg->rcvbuf);
 	if (err) {
@@ -163,6 +175,14 @@ static int setup_socket(struct udp_port *p, const struct dp_port_cfg *cfg,
 		goto close_fd;
 	}
 	p->base.local_port = ntohs(sa.sin6_port);
+	if (!cfg->listen.sin6_port) {
+		err = set_int(p->base.fd, SOL_SOCKET, SO_REUSEPORT, 1);
+		if (err) {
+			vl_status_set(st, err, "SO_REUSEPORT: %s",
+				      strerror(-err));
+			goto close_fd;
+		}
+	}
 
 	/* Both are optional: kernels before 4.18 (GSO) and 5.0 (GRO). */
 	p->gro = !set_int(p->base.fd, SOL_UDP, UDP_GRO, 1);

@@ -18,8 +18,11 @@
 # - counters never go down across scrapes, `dpctl clear` included;
 # - other paths get 404, POST 405, HEAD no body; SIGHUP is counted;
 # - a config without stats.listen, and a listen port already taken, are
-#   refused with the key named.
+#   refused with the key named;
+# - vela started vela-control with no capabilities at all, and it still
+#   serves and reloads its (root-owned) files.
 #
+# BACKEND=udp (default) or xsk (then also the XDP program's counters).
 # Needs root, nebula, curl, /usr/bin/python3 with prometheus_client;
 # exits 77 otherwise. Every step is bounded; cleanup on exit.
 set -euo pipefail
@@ -32,6 +35,11 @@ netns_require nebula curl ping
 	{ echo "skip: python3-prometheus-client not installed"; exit 77; }
 CHECK="/usr/bin/python3 $(cd "$(dirname "$0")" && pwd)/prom_check.py"
 BACKEND=${BACKEND:-udp}
+WORKERS_A=1
+if [ "$BACKEND" = xsk ]; then
+	export VETH_QUEUES=2 # as interop.sh: a socket on every queue
+	WORKERS_A=2
+fi
 netns_pair metrics 33
 PINGS=10
 PORT=9$(( $$ % 900 + 100 ))
@@ -53,7 +61,7 @@ listen: {host: 0.0.0.0, port: 4242}
 tun: {dev: vela-a, mtu: 1300}
 logging: {level: info}
 $fw
-dataplane: {backend: $BACKEND, interface: $VA, workers: 1, mode: event, socket: $WORK/vela.sock}
+dataplane: {backend: $BACKEND, interface: $VA, workers: $WORKERS_A, mode: event, socket: $WORK/vela.sock}
 stats:
   type: prometheus
   listen: 127.0.0.1:$PORT
@@ -98,14 +106,36 @@ done
 grep -q "^${P}dataplane_up 1" up.txt || fail "the endpoint never showed dataplane_up 1"
 echo "ok: endpoint up, dataplane answering"
 
-# The port is ours now: a second node with the same stats.listen is refused.
-sed "s#socket: $WORK/vela.sock#socket: $WORK/other.sock#" a.yml >taken.yml
-if out=$(in_a "${VELA%/*}/vela-control" -config taken.yml 2>&1); then
+# vela started the control plane without capabilities (bounding set too)
+# and the dataplane without CAP_SETPCAP; the control plane still serves
+# metrics and reloads its root-owned files (below) as uid 0 without them.
+caps() { # pid field
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+ctl_pid=$(pgrep -P "$VELA_PID" -f vela-control) || fail "no vela-control child"
+dp_pid=$(pgrep -P "$VELA_PID" -f vela-dataplane) || fail "no vela-dataplane child"
+for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+	[ "$(caps "$ctl_pid" $f)" = 0000000000000000 ] ||
+		fail "vela-control $f: $(caps "$ctl_pid" $f), want none"
+done
+eff=$((16#$(caps "$dp_pid" CapEff))) bnd=$((16#$(caps "$dp_pid" CapBnd)))
+(( eff & (1 << 12) )) || fail "vela-dataplane lacks CAP_NET_ADMIN"
+(( bnd & (1 << 8) )) && fail "vela-dataplane kept CAP_SETPCAP"
+echo "ok: vela-control runs without capabilities, vela-dataplane without CAP_SETPCAP"
+
+# The port is ours now: a second node with the same stats.listen does not
+# start, and vela says so (exit 1, its dataplane stopped) instead of
+# restarting a control plane that cannot run.
+sed -e "s#socket: $WORK/vela.sock#socket: $WORK/other.sock#" \
+	-e "s/dev: vela-a/dev: vela-x/" -e "s/port: 4242}/port: 4343}/" a.yml >taken.yml
+if out=$(timeout 40 ip netns exec "$NSA" "$VELA" -config taken.yml 2>&1); then
 	fail "a taken stats.listen port was accepted"
 fi
 grep -q "stats.listen: cannot listen on 127.0.0.1:$PORT: Address already in use" <<<"$out" ||
 	fail "taken port: $out"
-echo "ok: a taken listen port is refused, naming stats.listen"
+grep -q "vela-control could not start; stopping" <<<"$out" || fail "taken port: $out"
+ip -n "$NSA" link show vela-x >/dev/null 2>&1 && fail "the second dataplane's TUN stayed"
+echo "ok: a taken listen port: vela exits 1 naming stats.listen, its dataplane stopped"
 
 # --- N pings, seen N times ------------------------------------------------------
 timeout 20 ip netns exec "$NSA" ping -c 1 -W 5 10.44.0.2 >/dev/null || fail "first ping"
@@ -130,6 +160,15 @@ for m in dataplane_tun_rx_packets_total dataplane_crypto_sealed_packets_total \
 	[ "$d" -ge "$PINGS" ] || fail "$m rose by $d, want >= $PINGS"
 done
 [ "$(delta "${P}dataplane_drops_total{reason=\"BAD_TAG\"}")" = 0 ] || fail "BAD_TAG drops"
+[ "$(val s2.txt "${P}dataplane_workers")" = "$WORKERS_A" ] || fail "workers"
+if [ "$BACKEND" = xsk ]; then
+	d=$(delta "${P}dataplane_xdp_packets_total{result=\"steered\"}")
+	[ "$d" -ge "$PINGS" ] || fail "XDP steered rose by $d, want >= $PINGS"
+	val s2.txt "${P}dataplane_xdp_info{interface=\"$VA\"}" >/dev/null || fail "no xdp_info"
+	echo "ok: xsk: the XDP program's steered frames +$d"
+else
+	grep -q xdp s2.txt && fail "udp backend with XDP series"
+fi
 echo "ok: $PINGS pings seen: TUN writes +$PINGS; reads, AEAD, NIC, per-peer +>=$PINGS"
 
 # --- monotonic, dpctl clear included ---------------------------------------------

@@ -230,6 +230,7 @@ static void test_config_bad_input(void **state)
 		{ PKI "dataplane: {backend: netmap}\n", "dataplane.backend: \"netmap\" is not one of: auto, xsk, udp, dpdk" },
 		{ PKI "dataplane: {backend: xsk}\n", "dataplane.interface: required with backend xsk" },
 		{ PKI "dataplane: {mode: fast}\n", "dataplane.mode" },
+		{ PKI "dataplane: {workers: 65}\n", "dataplane.workers: 65 is out of range (0 to 64)" },
 		{ PKI "stats: {type: influx}\n", "stats.type: \"influx\" was not understood" },
 		{ PKI "stats: {type: prometheus, listen: \":9100\", path: /m}\n", "stats.interval: required with type prometheus" },
 		{ PKI "stats: {type: prometheus, interval: 0s, listen: \":9100\", path: /m}\n", "stats.interval: required" },
@@ -264,6 +265,26 @@ static void test_config_bad_input(void **state)
 }
 
 /* stats: what the Prometheus endpoint is given (docs/metrics.md). */
+/* More routes than the dataplane's SETUP holds: refused, not cut. */
+static void test_config_too_many_routes(void **state)
+{
+	struct vl_status st = { "" };
+	struct ctl_config c;
+	char *text = malloc(64 * 1024);
+	size_t len;
+
+	(void)state;
+	assert_non_null(text);
+	len = (size_t)snprintf(text, 64 * 1024, PKI "tun:\n  unsafe_routes:\n");
+	for (int i = 0; i < 257; i++)
+		len += (size_t)snprintf(text + len, 64 * 1024 - len,
+					"    - {route: 10.%d.%d.0/24, via: 10.42.0.1}\n",
+					1 + i / 256, i % 256);
+	assert_true(ctl_config_load_string(&c, "test.yml", text, &st) < 0);
+	assert_non_null(strstr(st.msg, "tun.unsafe_routes: 257 routes and unsafe_routes together, more than the 256"));
+	free(text);
+}
+
 static void test_config_stats(void **state)
 {
 	struct ctl_config c;
@@ -446,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_config_client_and_routes),
 		cmocka_unit_test(test_config_bad_input),
 		cmocka_unit_test(test_config_stats),
+		cmocka_unit_test(test_config_too_many_routes),
 		cmocka_unit_test(test_config_yaml_bomb),
 		cmocka_unit_test(test_config_directory_merge),
 		cmocka_unit_test(test_config_yaml_paths),

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../dataplane/stats.h"
+#include "../dataplane/xdp_steer.h"
 #include "metrics.h"
 #include "node.h"
 #include "prom.h"
@@ -136,6 +137,23 @@ static void test_metrics_dataplane(void **state)
 	has(p.buf, "vela_dataplane_flows_created_total 77\n");
 	has(p.buf, "vela_dataplane_tun_up 1\n");
 	has(p.buf, "vela_dataplane_tun_mtu_bytes 1300\n");
+	lacks(p.buf, "xdp"); /* udp: no XDP program */
+	prom_free(&p);
+
+	/* xsk: the XDP program's counters, named as dpctl names them. */
+	r.backend = CTLMSG_BACKEND_XSK;
+	memcpy(r.interface, "eth1", 5);
+	r.xdp_mode = DP_XDP_NATIVE;
+	r.n_xdp = DP_XDP_COUNTERS;
+	r.xdp_packets[DP_XDP_STEERED] = 123;
+	r.xdp_bytes[DP_XDP_NO_XSK] = 4567;
+	prom_init(&p, "vela_");
+	assert_int_equal(ctl_metrics_render_dataplane(&r, &p), 0);
+	assert_int_equal(prom_finish(&p), 0);
+	has(p.buf, "vela_dataplane_xdp_info{interface=\"eth1\",mode=\"native\"} 1\n");
+	has(p.buf, "vela_dataplane_xdp_packets_total{result=\"steered\"} 123\n");
+	has(p.buf, "vela_dataplane_xdp_bytes_total{result=\"no_xsk\"} 4567\n");
+	has(p.buf, "vela_dataplane_xdp_packets_total{result=\"malformed\"} 0\n");
 	prom_free(&p);
 
 	/* Counts past the arrays: refused, nothing written. */
@@ -146,6 +164,11 @@ static void test_metrics_dataplane(void **state)
 	prom_free(&p);
 	fill_reply(&r);
 	r.n_drops = CTLMSG_DROPS_MAX + 1;
+	prom_init(&p, "vela_");
+	assert_int_equal(ctl_metrics_render_dataplane(&r, &p), -EPROTO);
+	prom_free(&p);
+	fill_reply(&r);
+	r.n_xdp = CTLMSG_XDP_COUNTERS_MAX + 1;
 	prom_init(&p, "vela_");
 	assert_int_equal(ctl_metrics_render_dataplane(&r, &p), -EPROTO);
 	prom_free(&p);

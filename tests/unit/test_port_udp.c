@@ -16,6 +16,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/udp.h>
 #include <poll.h>
 #include <stdalign.h>
@@ -24,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "port.h"
 #include "status.h"
@@ -355,11 +358,91 @@ static void test_port_udp_open_ephemeral(void **state)
 	print_message("reuseport: queue 0 got %u, queue 1 got %u\n", got_a.n,
 		      got_b.n);
 	assert_int_equal(got_a.n + got_b.n, 16);
+	/*
+	 * Both queues: queue 0 (which picked the port) set SO_REUSEPORT after
+	 * its bind, and queue 1 joined its group. A hash leaving one queue
+	 * out of 16 flows: 2 in 65536.
+	 */
+	assert_true(got_a.n > 0 && got_b.n > 0);
 	for (unsigned int i = 0; i < 16; i++)
 		close(fds[i]);
 	dp_port_close(q1);
 	dp_port_close(q0);
 	dp_port_close(NULL);
+}
+
+/* A SO_REUSEPORT socket of this user on [::]:@port; -1 on failure. */
+static int reuseport_socket(uint16_t port)
+{
+	struct sockaddr_in6 sa = addr6("::", port);
+	int one = 1, zero = 0;
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Port 0 never lands on a port another SO_REUSEPORT socket of the same
+ * user holds (the kernel would share it: the other process's traffic
+ * split between the two). In a network namespace of its own with two
+ * ephemeral ports, both held by such sockets: no port. One freed: that
+ * one, and queue 1 joins it. Exit codes name the step that failed.
+ */
+static int ephemeral_child(void)
+{
+	struct vl_status st = { "" };
+	struct dp_port *q0 = NULL, *q1 = NULL;
+	int fd, a, b;
+
+	if (unshare(CLONE_NEWNET))
+		return 10;
+	fd = open("/proc/sys/net/ipv4/ip_local_port_range", O_WRONLY);
+	if (fd < 0 || write(fd, "40000 40001", 11) != 11)
+		return 11;
+	close(fd);
+	a = reuseport_socket(40000);
+	b = reuseport_socket(40001);
+	if (a < 0 || b < 0)
+		return 12;
+	if (try_open("::", 0, 0, 2, &q0, &st) != -EADDRINUSE)
+		return 13; /* it shared one of them */
+	close(b);
+	if (try_open("::", 0, 0, 2, &q0, &st) ||
+	    dp_port_local_port(q0) != 40001)
+		return 14;
+	if (try_open("::", 40001, 1, 2, &q1, &st))
+		return 15; /* queue 1 must still join queue 0's port */
+	dp_port_close(q1);
+	dp_port_close(q0);
+	close(a);
+	return 0;
+}
+
+static void test_port_udp_ephemeral_not_shared(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if (getuid() != 0)
+		skip(); /* a network namespace of its own */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(ephemeral_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status))
+		fail_msg("step %d failed (see ephemeral_child)",
+			 WEXITSTATUS(status));
 }
 
 static void test_port_udp_open_errors(void **state)
@@ -871,6 +954,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_port_udp_open_ephemeral),
 		cmocka_unit_test(test_port_udp_open_errors),
+		cmocka_unit_test(test_port_udp_ephemeral_not_shared),
 		cmocka_unit_test(test_port_udp_open_bufsizes),
 		cmocka_unit_test(test_port_udp_rx_sizes_ipv4),
 		cmocka_unit_test(test_port_udp_rx_ipv6_sender),
