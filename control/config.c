@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -458,6 +459,223 @@ static bool in_static_map(const struct ctl_config *c, uint32_t ip)
 	return false;
 }
 
+/* An IPv4 or IPv6 CIDR as an allow-list prefix (allowlist.h). */
+static int allow_cidr(const char *s, struct ctl_allow_rule *r, bool *v4)
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	uint32_t ip, mask;
+	char *end;
+	long bits;
+
+	memset(r, 0, sizeof(*r));
+	if (vl_cidr4_parse(s, &ip, &mask) == 0) {
+		*v4 = true;
+		r->net.s6_addr[10] = r->net.s6_addr[11] = 0xff;
+		ip &= mask;
+		r->net.s6_addr[12] = (uint8_t)(ip >> 24);
+		r->net.s6_addr[13] = (uint8_t)(ip >> 16);
+		r->net.s6_addr[14] = (uint8_t)(ip >> 8);
+		r->net.s6_addr[15] = (uint8_t)ip;
+		r->bits = 96 + (unsigned int)__builtin_popcount(mask);
+		return 0;
+	}
+	if (!slash || (size_t)(slash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = '\0';
+	bits = strtol(slash + 1, &end, 10);
+	if (!slash[1] || *end || bits < 0 || bits > 128 ||
+	    inet_pton(AF_INET6, buf, &r->net) != 1)
+		return -EINVAL;
+	*v4 = false;
+	r->bits = (unsigned int)bits;
+	for (unsigned int b = r->bits; b < 128; b++)
+		r->net.s6_addr[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+	return 0;
+}
+
+/* A map entry's value as a YAML boolean (1.6.1 wants a bool, not a string). */
+static int allow_value(struct parser *p, const struct ctl_yaml_node *v,
+		       const char *key, const char *what, bool *out)
+{
+	if (v->kind != CTL_YAML_SCALAR || v->quoted || parse_bool(v->text, out))
+		return bad(p, v, key, "%s: expected true or false", what);
+	return 0;
+}
+
+/* local_allow_list.interfaces: full-match regexes, all true or all false. */
+static int allow_names(struct parser *p, const struct ctl_yaml_node *m,
+		       const char *key, struct ctl_allow_list *l)
+{
+	if (m->kind != CTL_YAML_MAP)
+		return bad(p, m, key, "interfaces: expected a map of name patterns to true or false");
+	l->names = calloc(m->n ? m->n : 1, sizeof(*l->names));
+	if (!l->names)
+		return vl_status_set(p->st, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->n; i++) {
+		size_t len = strlen(m->keys[i]) + 5;
+		char *re = malloc(len);
+		bool allow = false;
+		int err = allow_value(p, m->items[i], key, m->keys[i], &allow);
+
+		if (err) {
+			free(re);
+			return err;
+		}
+		if (i && allow != l->names_allow) {
+			free(re);
+			return bad(p, m->items[i], key,
+				   "interfaces: values must all be the same true/false value");
+		}
+		l->names_allow = allow;
+		if (!re)
+			return vl_status_set(p->st, -ENOMEM, "out of memory");
+		snprintf(re, len, "^(%s)$", m->keys[i]);
+		err = regcomp(&l->names[i].re, re, REG_EXTENDED | REG_NOSUB);
+		free(re);
+		if (err)
+			return bad(p, m->items[i], key,
+				   "interfaces: \"%s\" is not a regular expression",
+				   m->keys[i]);
+		l->n_names++;
+	}
+	return 0;
+}
+
+/*
+ * One allow list (allowlist.h), 1.6.1's newAllowListFromConfig: CIDR keys
+ * to booleans, per family all alike (then the opposite is the default) or
+ * with the family's /0 written out.
+ */
+static int allow_list(struct parser *p, const struct ctl_yaml_node *m,
+		      const char *key, bool names_ok, struct ctl_allow_list *l)
+{
+	struct {
+		bool seen, first, all_same, has_default;
+	} fam[2] = { { false, true, true, false }, { false, true, true, false } };
+	static const char *const zero[2] = { "::/0", "0.0.0.0/0" };
+
+	if (m->kind != CTL_YAML_MAP)
+		return bad(p, m, key, "expected a map of CIDR to true or false, got %s",
+			   kind_name(m));
+	/* Room for every entry and the two defaults. */
+	l->rules = calloc(m->n + 2, sizeof(*l->rules));
+	if (!l->rules)
+		return vl_status_set(p->st, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->n; i++) {
+		struct ctl_allow_rule *r = &l->rules[l->n_rules];
+		bool v4 = false, allow = false;
+		int err;
+
+		if (names_ok && !strcmp(m->keys[i], "interfaces")) {
+			err = allow_names(p, m->items[i], key, l);
+			if (err)
+				return err;
+			continue;
+		}
+		if (allow_cidr(m->keys[i], r, &v4)) {
+			struct ctl_yaml_node at = { .kind = CTL_YAML_SCALAR,
+						    .file = m->items[i]->file,
+						    .line = m->key_lines[i] };
+
+			return bad(p, &at, key, "\"%s\" is not a CIDR", m->keys[i]);
+		}
+		err = allow_value(p, m->items[i], key, m->keys[i], &allow);
+		if (err)
+			return err;
+		r->allow = allow;
+		l->n_rules++;
+		if (fam[v4].first) {
+			fam[v4].first = false;
+			fam[v4].seen = allow; /* the value all rules had so far */
+		} else if (allow != fam[v4].seen) {
+			fam[v4].all_same = false;
+		}
+		if (r->bits == (v4 ? 96u : 0u))
+			fam[v4].has_default = true;
+	}
+	for (int v4 = 0; v4 < 2; v4++) {
+		struct ctl_allow_rule def = { .allow = !fam[v4].seen };
+
+		if (fam[v4].has_default)
+			continue;
+		if (!fam[v4].all_same)
+			return bad(p, m, key,
+				   "contains both true and false rules, but no default set for %s",
+				   zero[v4]);
+		/* No rule at all for the family: allowed (!false). */
+		if (v4) {
+			def.net.s6_addr[10] = def.net.s6_addr[11] = 0xff;
+			def.bits = 96;
+		}
+		/* First in the list: an explicit rule of equal length wins. */
+		memmove(l->rules + 1, l->rules, l->n_rules * sizeof(def));
+		l->rules[0] = def;
+		l->n_rules++;
+	}
+	return 0;
+}
+
+/* The allow list at @key into *@out, left NULL when absent. */
+static int allow_list_at(struct parser *p, const char *key, bool names_ok,
+			 struct ctl_allow_list **out)
+{
+	const struct ctl_yaml_node *n = find(p, key);
+
+	if (!n)
+		return 0;
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return vl_status_set(p->st, -ENOMEM, "out of memory");
+	return allow_list(p, n, key, names_ok, *out);
+}
+
+/* lighthouse.remote_allow_list, local_allow_list, remote_allow_ranges. */
+static int parse_allow_lists(struct parser *p)
+{
+	struct ctl_config *c = p->cfg;
+	const struct ctl_yaml_node *n;
+	int err;
+
+	err = allow_list_at(p, "lighthouse.remote_allow_list", false,
+			    &c->remote_allow);
+	if (!err)
+		err = allow_list_at(p, "lighthouse.local_allow_list", true,
+				    &c->local_allow);
+	if (err)
+		return err;
+	n = find(p, "lighthouse.remote_allow_ranges");
+	if (!n)
+		return 0;
+	if (n->kind != CTL_YAML_MAP)
+		return bad(p, n, "lighthouse.remote_allow_ranges",
+			   "expected a map of VPN CIDR to allow list, got %s",
+			   kind_name(n));
+	c->remote_ranges = calloc(n->n ? n->n : 1, sizeof(*c->remote_ranges));
+	if (!c->remote_ranges)
+		return vl_status_set(p->st, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n->n; i++) {
+		struct ctl_allow_range *r = &c->remote_ranges[i];
+
+		if (vl_cidr4_parse(n->keys[i], &r->ip, &r->mask)) {
+			struct ctl_yaml_node at = { .kind = CTL_YAML_SCALAR,
+						    .file = n->items[i]->file,
+						    .line = n->key_lines[i] };
+
+			return bad(p, &at, "lighthouse.remote_allow_ranges",
+				   "\"%s\" is not an IPv4 CIDR", n->keys[i]);
+		}
+		r->ip &= r->mask;
+		c->n_remote_ranges++;
+		err = allow_list(p, n->items[i], "lighthouse.remote_allow_ranges",
+				 false, &r->list);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int parse_lighthouse(struct parser *p)
 {
 	struct ctl_config *c = p->cfg;
@@ -489,6 +707,9 @@ static int parse_lighthouse(struct parser *p)
 			return bad(p, find(p, "lighthouse.advertise_addrs"),
 				   "lighthouse.advertise_addrs",
 				   "\"%s\" is not ip:port", c->advertise_addrs[i]);
+	err = parse_allow_lists(p);
+	if (err)
+		return err;
 	if (c->am_lighthouse && c->n_lighthouses)
 		warn(p, find(p, "lighthouse.hosts"), "lighthouse.hosts",
 		     "a lighthouse should not list lighthouses; ignored");
@@ -507,6 +728,29 @@ static int parse_lighthouse(struct parser *p)
 	return 0;
 }
 
+/*
+ * listen.host: an IPv4 or IPv6 address, the latter bare or in brackets
+ * ("[::]", as nebula's example writes it). Nebula would also resolve a
+ * name; Vela binds in the dataplane, which resolves nothing, so a name is
+ * refused here rather than when the dataplane is set up.
+ */
+static bool is_listen_host(const char *s)
+{
+	struct in6_addr a6;
+	char buf[INET6_ADDRSTRLEN + 1];
+	size_t len = strlen(s);
+	uint32_t ip4;
+
+	if (vl_ip4_parse(s, &ip4) == 0)
+		return true;
+	if (len > 2 && s[0] == '[' && s[len - 1] == ']' && len - 2 < sizeof(buf)) {
+		memcpy(buf, s + 1, len - 2);
+		buf[len - 2] = '\0';
+		s = buf;
+	}
+	return inet_pton(AF_INET6, s, &a6) == 1;
+}
+
 static int parse_listen(struct parser *p)
 {
 	static const char *const recv_error[] = { "always", "never", "private" };
@@ -516,6 +760,10 @@ static int parse_listen(struct parser *p)
 	int v = 0, err;
 
 	err = get_string(p, "listen.host", "0.0.0.0", &c->listen_host);
+	if (!err && !is_listen_host(c->listen_host))
+		err = bad(p, find(p, "listen.host"), "listen.host",
+			  "\"%s\" is not an IP address such as 0.0.0.0 or [::] (names are not resolved)",
+			  c->listen_host);
 	if (!err)
 		err = get_int(p, "listen.port", 0, 0, 65535, &c->listen_port);
 	if (!err)
@@ -1279,6 +1527,13 @@ void ctl_config_free(struct ctl_config *cfg)
 	free_rules(cfg->outbound, cfg->n_outbound);
 	free(cfg->interface);
 	free(cfg->socket);
+	ctl_allow_list_free(cfg->remote_allow);
+	free(cfg->remote_allow);
+	ctl_allow_list_free(cfg->local_allow);
+	free(cfg->local_allow);
+	for (size_t i = 0; cfg->remote_ranges && i < cfg->n_remote_ranges; i++)
+		ctl_allow_list_free(&cfg->remote_ranges[i].list);
+	free(cfg->remote_ranges);
 	free(cfg->stats_listen);
 	free(cfg->stats_path);
 	free(cfg->stats_prefix);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "aead.h"
+#include "allowlist.h"
 
 struct vl_status;
 
@@ -107,6 +108,10 @@ struct ctl_config {
 	size_t n_lighthouses;
 	char **advertise_addrs;
 	size_t n_advertise_addrs;
+	/* lighthouse.*_allow_list(s): NULL / none allows everything. */
+	struct ctl_allow_list *remote_allow, *local_allow;
+	struct ctl_allow_range *remote_ranges;
+	size_t n_remote_ranges;
 
 	/* listen */
 	char *listen_host;

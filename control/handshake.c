@@ -398,6 +398,13 @@ static void responder(struct ctl_node *n, const struct ctlmsg_punt *pkt)
 	}
 	vpn_ip = c->ips[0].ip;
 	ctl_ip_str(vpn_ip, ip);
+	if (!ctl_remote_allowed(n, vpn_ip, &pkt->from)) {
+		vl_log(VL_LOG_DEBUG,
+		       "lighthouse.remote_allow_list denied incoming handshake",
+		       "vpnIp", ip, "udpAddr", from, NULL);
+		n->counters.hs_failed[1]++;
+		goto release;
+	}
 	if (vpn_ip == n->pki.vpn_ip) {
 		vl_log(VL_LOG_INFO, "Refusing to handshake with myself", "vpnIp",
 		       ip, "udpAddr", from, NULL);
@@ -506,6 +513,13 @@ static void initiator(struct ctl_node *n, const struct ctlmsg_punt *pkt,
 		return;
 	ctl_addr_str(&pkt->from, from, sizeof(from));
 	ctl_ip_str(p->vpn_ip, ip);
+	/* As the responder's check, before any work: keep waiting. */
+	if (!ctl_remote_allowed(n, p->vpn_ip, &pkt->from)) {
+		vl_log(VL_LOG_DEBUG,
+		       "lighthouse.remote_allow_list denied incoming handshake",
+		       "vpnIp", ip, "udpAddr", from, NULL);
+		return;
+	}
 	if (ctl_noise_read_msg2(&p->noise, pkt->data + WIRE_HEADER_LEN,
 				pkt->len - WIRE_HEADER_LEN, payload,
 				sizeof(payload), &plen, &st)) {

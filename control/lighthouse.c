@@ -262,10 +262,12 @@ static void cache_set(const struct ctl_node *n, struct ctl_lh_cache *c,
 	c->n_v6 = 0;
 	c->n_relays = 0;
 	for (unsigned int i = 0; i < m->n_v4 && i < WIRE_MAX_REMOTES; i++)
-		if (usable(n, &m->v4[i]))
+		if (usable(n, &m->v4[i]) &&
+		    ctl_remote_allowed(n, c->vpn_ip, &m->v4[i]))
 			append(c->v4, &c->n_v4, WIRE_MAX_REMOTES, &m->v4[i]);
 	for (unsigned int i = 0; i < m->n_v6 && i < WIRE_MAX_REMOTES; i++)
-		if (usable(n, &m->v6[i]))
+		if (usable(n, &m->v6[i]) &&
+		    ctl_remote_allowed(n, c->vpn_ip, &m->v6[i]))
 			append(c->v6, &c->n_v6, WIRE_MAX_REMOTES, &m->v6[i]);
 	for (unsigned int i = 0; i < m->n_relays && i < WIRE_MAX_REMOTES; i++)
 		c->relays[c->n_relays++] = m->relays[i];
@@ -473,6 +475,10 @@ void ctl_lh_local_addrs(const struct ctl_node *n, struct ctl_lh_msg *m)
 		} else {
 			continue;
 		}
+		/* lighthouse.local_allow_list: by interface, then address. */
+		if (!ctl_allow_name(n->cfg.local_allow, i->ifa_name) ||
+		    !ctl_allow_addr(n->cfg.local_allow, &a.sin6_addr))
+			continue;
 		report(m, &a);
 	}
 	freeifaddrs(ifs);

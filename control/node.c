@@ -247,6 +247,13 @@ int ctl_node_send(struct ctl_node *n, void *msg, uint16_t type, uint32_t len)
 
 /* ---- the host map ---------------------------------------------------- */
 
+bool ctl_remote_allowed(const struct ctl_node *n, uint32_t vpn_ip,
+			const struct sockaddr_in6 *a)
+{
+	return ctl_allow_remote(n->cfg.remote_allow, n->cfg.remote_ranges,
+				n->cfg.n_remote_ranges, vpn_ip, &a->sin6_addr);
+}
+
 struct ctl_tunnel *ctl_tunnel_by_vpn(struct ctl_node *n, uint32_t vpn_ip)
 {
 	for (size_t i = 0; i < n->n_tunnels; i++)
@@ -948,6 +955,13 @@ static void on_roam(struct ctl_node *n, const struct ctlmsg_punt *p)
 	/* Reports that crossed our update say what we already know. */
 	if (!t || !memcmp(&t->add.remote, &p->from, sizeof(p->from)))
 		return;
+	if (!ctl_remote_allowed(n, t->add.vpn_ip, &p->from)) {
+		ctl_addr_str(&p->from, from, sizeof(from));
+		ctl_ip_str(t->add.vpn_ip, ip);
+		vl_log(VL_LOG_DEBUG, "lighthouse.remote_allow_list denied roaming",
+		       "vpnIp", ip, "udpAddr", from, NULL);
+		return;
+	}
 	t->add.remote = p->from;
 	ctl_node_send(n, &m, CTLMSG_TUNNEL_REMOTE, sizeof(m));
 	ctl_lh_on_roam(n, t);

@@ -182,6 +182,12 @@ struct ctl_tunnel *ctl_tunnel_by_remote_index(struct ctl_node *n,
  * the peer can take messages on it: after message 2 went, as responder.
  */
 int ctl_tunnel_install(struct ctl_node *n, struct ctl_tunnel *t);
+/*
+ * lighthouse.remote_allow_list / remote_allow_ranges: whether the peer of
+ * VPN IP @vpn_ip may be reached at, or heard from, underlay address @a.
+ */
+bool ctl_remote_allowed(const struct ctl_node *n, uint32_t vpn_ip,
+			const struct sockaddr_in6 *a);
 /* Removes the tunnel everywhere; closeTunnel first when @send_close. */
 void ctl_tunnel_remove(struct ctl_node *n, struct ctl_tunnel *t,
 		       bool send_close);

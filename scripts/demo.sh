@@ -228,7 +228,8 @@ YML
 	common gateway
 	cat <<YML
 $LH_MAP
-$LH_CLIENT}
+# The LAN address is no way in from outside: not reported to the lighthouse.
+$LH_CLIENT, local_allow_list: {"192.168.77.0/24": false}}
 tun: {dev: vela-gw, mtu: 1300}
 firewall:
   outbound:
@@ -240,9 +241,8 @@ dataplane: {backend: udp, workers: 2, mode: event, socket: $WORK/gateway.sock}
 stats: {type: prometheus, listen: "127.0.0.1:9107", path: /metrics, namespace: vela, subsystem: gw, interval: 10s}
 YML
 } >"$WORK/gateway.yml"
-# Vela does not read lighthouse.local_allow_list yet, so the gateway
-# reports its LAN address to the lighthouse too; the laptop ignores it
-# (remote_allow_list), as it would a private address it cannot reach.
+# The laptop would ignore a LAN address anyway (remote_allow_list), as it
+# would any private address it cannot reach.
 {
 	common laptop
 	cat <<YML

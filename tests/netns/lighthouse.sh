@@ -18,6 +18,10 @@
 # 2. vela is the lighthouse, nebula runs on 2 and 3, configured the same
 #    way: nebula 2 pings nebula 3 after vela answered its query. cipher
 #    chachapoly.
+# 3. The allow lists, nebula the lighthouse again: vela 3 reports none of
+#    its addresses (local_allow_list by interface name), and vela 2 refuses
+#    3's address (remote_allow_list), so 2 finds no way to 3 and refuses
+#    3's handshake, while both still reach the lighthouse.
 #
 # Needs root and nebula; exits 77 (skipped) otherwise. Every step is
 # bounded; namespaces and processes are removed on exit.
@@ -81,15 +85,15 @@ FIREWALL='firewall:
   outbound: [{port: any, proto: any, host: any}]
   inbound: [{port: any, proto: any, host: any}]'
 
-# name cipher dev am_lighthouse engine(vela|nebula)
+# name cipher dev am_lighthouse engine(vela|nebula) [lighthouse: keys]
 write_config() {
-	local name=$1 cipher=$2 dev=$3 am=$4 engine=$5 lh
+	local name=$1 cipher=$2 dev=$3 am=$4 engine=$5 extra=${6:-} lh
 	if [ "$am" = true ]; then
 		lh="static_host_map: {}
 lighthouse: {am_lighthouse: true}"
 	else
 		lh="static_host_map: {\"10.43.0.1\": [\"172.31.$N.1:4242\"]}
-lighthouse: {am_lighthouse: false, interval: 2, hosts: [\"10.43.0.1\"]}"
+lighthouse: {am_lighthouse: false, interval: 2, hosts: [\"10.43.0.1\"]$extra}"
 	fi
 	cat >"$name.yml" <<YML
 pki: {ca: $WORK/ca.crt, cert: $WORK/$name.crt, key: $WORK/$name.key}
@@ -145,20 +149,25 @@ no_lh_errors() { # log
 	! grep -E 'Failed to unmarshal lighthouse packet|Invalid lighthouse update|Host sent invalid update' "$1"
 }
 
-echo "== nebula lighthouse, vela nodes"
-write_config lh aes neb-lh true nebula
-write_config n2 aes vela-n2 false vela
-write_config n3 aes vela-n3 false vela
-run "$NS1" lh nebula neb-lh
-run "$NS2" n2 vela vela-n2
-run "$NS3" n3 vela vela-n3
+# nebula the lighthouse, vela on 2 and 3 with extra lighthouse keys $1, $2.
 # Each vela node reaches the lighthouse on its own (its first update).
 # Logs read are nebula's: vela's two daemons share one log file, whose
 # lines may interleave.
-for ip in 10.43.0.2 10.43.0.3; do
-	wait_log lh.log 'msg="Handshake message sent"' 10 "vpnIp=$ip" ||
-		fail "vela $ip did not reach the nebula lighthouse"
-done
+nebula_lh_vela_nodes() {
+	write_config lh aes neb-lh true nebula
+	write_config n2 aes vela-n2 false vela "${1:-}"
+	write_config n3 aes vela-n3 false vela "${2:-}"
+	run "$NS1" lh nebula neb-lh
+	run "$NS2" n2 vela vela-n2
+	run "$NS3" n3 vela vela-n3
+	for ip in 10.43.0.2 10.43.0.3; do
+		wait_log lh.log 'msg="Handshake message sent"' 10 "vpnIp=$ip" ||
+			fail "vela $ip did not reach the nebula lighthouse"
+	done
+}
+
+echo "== nebula lighthouse, vela nodes"
+nebula_lh_vela_nodes
 echo "ok: both vela nodes have a tunnel to the nebula lighthouse"
 sleep 0.5 # the updates follow the tunnels
 # n2 knows no address of n3 but what the lighthouse tells, and nobody
@@ -167,6 +176,8 @@ ping_ok "$NS2" 10.43.0.3 || fail "vela n2 -> vela n3 through the lighthouse"
 echo "ok: vela found vela through the nebula lighthouse, ping"
 ping_ok "$NS3" 10.43.0.2 || fail "vela n3 -> vela n2 on the tunnel"
 no_lh_errors lh.log || fail "nebula refused vela's lighthouse messages"
+grep 'Lighthouse update sent' n3.log | grep -q 'ip4Count=1' ||
+	fail "vela n3 did not report its address"
 stop_all
 
 echo "== vela lighthouse, nebula nodes"
@@ -187,5 +198,24 @@ wait_log n2.log 'msg="Handshake message received"' 1 'vpnIp=10.43.0.3' ||
 	fail "nebula n2 has no tunnel of its own to n3"
 echo "ok: nebula found nebula through the vela lighthouse, ping"
 ping_ok "$NS3" 10.43.0.2 || fail "nebula n3 -> nebula n2 on the tunnel"
+stop_all
+
+echo "== allow lists: nebula lighthouse, vela nodes"
+nebula_lh_vela_nodes ", remote_allow_list: {\"172.31.$N.3/32\": false}" \
+	", local_allow_list: {interfaces: {\"vl.*\": false}}"
+wait_log n3.log 'Lighthouse update sent' 5 'ip4Count=0' ||
+	fail "vela n3 reported addresses of an interface its local_allow_list refuses"
+echo "ok: local_allow_list: vela n3 reports none of its addresses"
+sleep 0.5
+# The lighthouse still knows n3's address (its tunnel's source), but n2
+# refuses it: no tunnel either way.
+timeout 10 ip netns exec "$NS2" ping -c 2 -W 1 10.43.0.3 >/dev/null 2>&1 &&
+	fail "vela n2 reached n3 at an address its remote_allow_list refuses"
+timeout 10 ip netns exec "$NS3" ping -c 2 -W 1 10.43.0.2 >/dev/null 2>&1 &&
+	fail "vela n2 took a handshake from an address its remote_allow_list refuses"
+wait_log n2.log 'lighthouse.remote_allow_list denied incoming handshake' 5 'vpnIp=10.43.0.3' ||
+	fail "vela n2 did not say why it refused n3's handshake"
+ping_ok "$NS2" 10.43.0.1 || fail "vela n2 -> the lighthouse (allowed)"
+echo "ok: remote_allow_list: vela n2 neither uses nor accepts n3's address"
 stop_all
 echo "lighthouse: all passed"

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <cmocka.h>
 
@@ -191,6 +192,8 @@ static void test_config_bad_input(void **state)
 		{ "pki: {ca: a, cert: b}\n", "pki.key: required" },
 		{ PKI "listen:\n  port: abc\n", "test.yml:3: listen.port: expected a whole number, got \"abc\"" },
 		{ PKI "listen: {port: 70000}\n", "listen.port: 70000 is out of range" },
+		{ PKI "listen: {host: example.org}\n", "listen.host: \"example.org\" is not an IP address" },
+		{ PKI "listen: {host: \"[::1\"}\n", "listen.host: \"[::1\" is not an IP address" },
 		{ PKI "listen: {port: \"4242\"}\n", "listen.port: expected a whole number" },
 		{ PKI "listen: [1, 2]\n", "test.yml:2: listen: expected a map of settings, got a list" },
 		{ PKI "lighthouse: {am_lighthouse: true}\n", "listen.port: a lighthouse needs a fixed port" },
@@ -262,6 +265,126 @@ static void test_config_bad_input(void **state)
 		assert_null(c.pki_ca);
 		assert_null(c.inbound);
 	}
+}
+
+/* "10.1.2.3" as ::ffff:10.1.2.3, or an IPv6 address. */
+static struct in6_addr addr(const char *s)
+{
+	struct in6_addr a;
+	char mapped[64];
+
+	if (!strchr(s, ':')) {
+		snprintf(mapped, sizeof(mapped), "::ffff:%s", s);
+		s = mapped;
+	}
+	assert_int_equal(inet_pton(AF_INET6, s, &a), 1);
+	return a;
+}
+
+static bool allowed(const struct ctl_allow_list *l, const char *s)
+{
+	struct in6_addr a = addr(s);
+
+	return ctl_allow_addr(l, &a);
+}
+
+/* The allow lists: 1.6.1's allow_list_test cases, and where each applies. */
+static void test_config_allow_lists(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} bad_cases[] = {
+		{ "{\"192.168.0.0\": true}", "lighthouse.remote_allow_list: \"192.168.0.0\" is not a CIDR" },
+		{ "{\"192.168.0.0/16\": abc}", "192.168.0.0/16: expected true or false" },
+		{ "{\"192.168.0.0/16\": \"true\"}", "expected true or false" },
+		{ "{\"192.168.0.0/16\": true, \"10.0.0.0/8\": false}", "contains both true and false rules, but no default set for 0.0.0.0/0" },
+		{ "{\"0.0.0.0/0\": true, \"10.0.0.0/8\": false, \"fd00::/8\": true, \"fd00:fd00::/16\": false}", "no default set for ::/0" },
+		{ "[a]", "expected a map of CIDR to true or false" },
+	};
+	struct ctl_config c;
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		struct vl_status st = { "" };
+
+		snprintf(text, sizeof(text), PKI "lighthouse:\n  remote_allow_list: %s\n",
+			 bad_cases[i].text);
+		if (ctl_config_load_string(&c, "test.yml", text, &st) >= 0 ||
+		    !strstr(st.msg, bad_cases[i].want))
+			fail_msg("case %zu: \"%s\", want \"%s\"", i, st.msg,
+				 bad_cases[i].want);
+	}
+
+	/* Absent: everything allowed. */
+	load_ok(&c, PKI);
+	assert_null(c.remote_allow);
+	assert_true(allowed(c.remote_allow, "10.1.1.1"));
+	ctl_config_free(&c);
+
+	/* Mixed with defaults; the most specific wins. */
+	load_ok(&c, PKI "lighthouse:\n  remote_allow_list:\n    \"0.0.0.0/0\": true\n"
+		    "    \"10.0.0.0/8\": false\n    \"10.42.42.0/24\": true\n"
+		    "    \"::/0\": false\n    \"fd00::/8\": true\n    \"fd00:fd00::/16\": false\n");
+	assert_false(allowed(c.remote_allow, "10.1.1.1"));
+	assert_true(allowed(c.remote_allow, "10.42.42.5"));
+	assert_true(allowed(c.remote_allow, "8.8.8.8"));
+	assert_false(allowed(c.remote_allow, "2001:db8::1"));
+	/* fd00:fd00::/16 is fd00::/16 once masked, as Go's ParseCIDR has it. */
+	assert_true(allowed(c.remote_allow, "fd01::1"));
+	assert_false(allowed(c.remote_allow, "fd00::1"));
+	ctl_config_free(&c);
+
+	/* All false: the rest allowed; all true: the rest denied; per family. */
+	load_ok(&c, PKI "lighthouse:\n  remote_allow_list: {\"10.0.0.0/8\": false}\n"
+		    "  local_allow_list: {\"192.168.0.0/16\": true, \"fd00::/8\": false}\n");
+	assert_false(allowed(c.remote_allow, "10.9.9.9"));
+	assert_true(allowed(c.remote_allow, "172.16.0.1"));
+	assert_true(allowed(c.remote_allow, "2001:db8::1"));
+	assert_true(allowed(c.local_allow, "192.168.7.1"));
+	assert_false(allowed(c.local_allow, "172.16.0.1"));
+	assert_false(allowed(c.local_allow, "fd00::1"));
+	assert_true(allowed(c.local_allow, "2001:db8::1"));
+	assert_true(ctl_allow_name(c.local_allow, "eth0"));
+	ctl_config_free(&c);
+
+	/* Interface names: full match, all alike, the opposite by default. */
+	load_ok(&c, PKI "lighthouse:\n  local_allow_list:\n    interfaces: {\"docker.*\": false, \"veth[0-9]+\": false}\n");
+	assert_false(ctl_allow_name(c.local_allow, "docker0"));
+	assert_false(ctl_allow_name(c.local_allow, "veth12"));
+	assert_true(ctl_allow_name(c.local_allow, "eth0"));
+	assert_true(ctl_allow_name(c.local_allow, "myveth1"));
+	assert_true(allowed(c.local_allow, "10.1.1.1"));
+	ctl_config_free(&c);
+	{
+		struct vl_status st = { "" };
+
+		assert_true(ctl_config_load_string(&c, "test.yml", PKI
+			"lighthouse:\n  local_allow_list:\n    interfaces: {eth0: true, docker0: false}\n", &st) < 0);
+		assert_non_null(strstr(st.msg, "values must all be the same true/false value"));
+		/* Not a key of remote_allow_list. */
+		assert_true(ctl_config_load_string(&c, "test.yml", PKI
+			"lighthouse:\n  remote_allow_list:\n    interfaces: {eth0: true}\n", &st) < 0);
+		assert_non_null(strstr(st.msg, "\"interfaces\" is not a CIDR"));
+	}
+
+	/* remote_allow_ranges: the most specific VPN range decides. */
+	load_ok(&c, PKI "lighthouse:\n  remote_allow_list: {\"172.16.0.0/12\": false}\n"
+		    "  remote_allow_ranges:\n    \"10.42.0.0/16\": {\"192.168.0.0/16\": false}\n"
+		    "    \"10.42.1.0/24\": {\"192.168.0.0/16\": true}\n");
+	{
+		struct in6_addr lan = addr("192.168.1.1"), other = addr("172.16.0.1");
+		const struct ctl_allow_range *r = c.remote_ranges;
+		size_t n = c.n_remote_ranges;
+
+		assert_int_equal(n, 2);
+		assert_false(ctl_allow_remote(c.remote_allow, r, n, 0x0a2a0005, &lan));
+		assert_true(ctl_allow_remote(c.remote_allow, r, n, 0x0a2a0005, &other));
+		assert_true(ctl_allow_remote(c.remote_allow, r, n, 0x0a2a0105, &lan));
+		assert_false(ctl_allow_remote(c.remote_allow, r, n, 0x0a2b0001, &other));
+		assert_true(ctl_allow_remote(c.remote_allow, r, n, 0x0a2b0001, &lan));
+	}
+	ctl_config_free(&c);
 }
 
 /* stats: what the Prometheus endpoint is given (docs/metrics.md). */
@@ -467,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_config_client_and_routes),
 		cmocka_unit_test(test_config_bad_input),
 		cmocka_unit_test(test_config_stats),
+		cmocka_unit_test(test_config_allow_lists),
 		cmocka_unit_test(test_config_too_many_routes),
 		cmocka_unit_test(test_config_yaml_bomb),
 		cmocka_unit_test(test_config_directory_merge),

@@ -380,6 +380,10 @@ static void test_reload_cert_same_ip_new_groups(void **state)
 	assert_int_equal(e->a.pki.cert->n_groups, 2);
 	assert_string_equal(e->a.pki.cert->groups[0], "ops");
 	assert_int_equal(e->a.pki.vpn_ip, VPN_A);
+	/* What the metrics report (config_reloads_total). */
+	assert_int_equal(e->a.counters.reloads_ok, 1);
+	assert_int_equal(e->a.counters.reloads_failed, 0);
+	assert_true(e->a.counters.last_reload_ok_s > 0);
 
 	/* The tunnel up is left as it is: nothing went to the dataplane. */
 	nothing_sent(e);
@@ -450,6 +454,9 @@ static void test_reload_cert_refused(void **state)
 		assert_string_equal(e->a.pki.cert->groups[0], "g1");
 		nothing_sent(e);
 		assert_int_equal(e->a.n_tunnels, 1);
+		/* One step failed: the reload counts as failed. */
+		assert_int_equal(e->a.counters.reloads_failed, i + 1);
+		assert_int_equal(e->a.counters.reloads_ok, 0);
 	}
 	free(hs);
 	/* Back to a good pair: taken. */
@@ -457,6 +464,7 @@ static void test_reload_cert_refused(void **state)
 	put_file(e->key, vec_host_a_key_pem);
 	reload(e);
 	log_has(e, "Client cert refreshed from disk");
+	assert_int_equal(e->a.counters.reloads_ok, 1);
 }
 
 static void test_reload_ca_unparsable_keeps_pool(void **state)
