@@ -64,6 +64,8 @@ void ctl_cm_on_activity(struct ctl_node *n, struct ctl_tunnel *t,
 
 	t->cm_rx = d->rx_packets;
 	t->cm_tx = d->tx_packets;
+	t->cm_rx_bytes = d->rx_bytes;
+	t->cm_tx_bytes = d->tx_bytes;
 	/* What a re-install after a dataplane restart must start above. */
 	if (d->recv_max > t->add.recv_max)
 		t->add.recv_max = d->recv_max;

@@ -312,6 +312,21 @@ int ctl_metrics_render_dataplane(const struct ctlmsg_stats_reply *r,
 	return 0;
 }
 
+/* A family of counters by direction (rx, tx) and type, types @first..@n-1. */
+static void by_direction(struct prom *p, const char *name, const char *help,
+			 const char *const *types, int first, int n,
+			 const uint64_t *rx, const uint64_t *tx)
+{
+	prom_family(p, name, "counter", help);
+	for (int dir = 0; dir < 2; dir++)
+		for (int t = first; t < n; t++) {
+			struct prom_label l[2] = { { "direction", dir ? "tx" : "rx" },
+						   { "type", types[t] } };
+
+			prom_u64(p, "", l, 2, (dir ? tx : rx)[t]);
+		}
+}
+
 static void control_page(const struct ctl_node *n, struct prom *p)
 {
 	const struct ctl_counters *c = &n->counters;
@@ -363,30 +378,17 @@ static void control_page(const struct ctl_node *n, struct prom *p)
 		 "When the last reload succeeded, Unix time (0: none)",
 		 c->last_reload_ok_s);
 
-	if (n->cfg.message_metrics) {
-		prom_family(p, "messages_total", "counter",
-			    "Nebula messages the control plane received or sent, by header type");
-		for (int dir = 0; dir < 2; dir++)
-			for (int t = 0; t < CTL_METRICS_MSG_TYPES; t++) {
-				l[0] = (struct prom_label){
-					"direction", dir ? "tx" : "rx"
-				};
-				l[1] = (struct prom_label){ "type", msg_types[t] };
-				prom_u64(p, "", l, 2, c->msgs[dir][t]);
-			}
-	}
-	if (n->cfg.lighthouse_metrics) {
-		prom_family(p, "lighthouse_messages_total", "counter",
-			    "Lighthouse messages received or sent, by NebulaMeta type");
-		for (int dir = 0; dir < 2; dir++)
-			for (int t = 1; t < CTL_METRICS_LH_TYPES; t++) {
-				l[0] = (struct prom_label){
-					"direction", dir ? "tx" : "rx"
-				};
-				l[1] = (struct prom_label){ "type", lh_types[t] };
-				prom_u64(p, "", l, 2, c->lh_msgs[dir][t]);
-			}
-	}
+	if (n->cfg.message_metrics)
+		by_direction(p, "messages_total",
+			     "Nebula messages the control plane received or sent, by header type",
+			     msg_types, 0, CTL_METRICS_MSG_TYPES, c->msgs[0],
+			     c->msgs[1]);
+	/* NebulaMeta type 0 is no message. */
+	if (n->cfg.lighthouse_metrics)
+		by_direction(p, "lighthouse_messages_total",
+			     "Lighthouse messages received or sent, by NebulaMeta type",
+			     lh_types, 1, CTL_METRICS_LH_TYPES, c->lh_msgs[0],
+			     c->lh_msgs[1]);
 	prom_one(p, "metrics_scrapes_total", "counter",
 		 "Pages served by this endpoint", n->metrics.scrapes);
 	prom_one(p, "metrics_http_errors_total", "counter",
@@ -406,13 +408,13 @@ static void peer_page(const struct ctl_node *n, struct prom *p)
 		size_t field;
 	} f[] = {
 		{ "peer_rx_packets_total", "Packets received from the peer",
-		  offsetof(struct ctl_tunnel, rx_packets) },
+		  offsetof(struct ctl_tunnel, cm_rx) },
 		{ "peer_rx_bytes_total", "Bytes received from the peer (on the wire)",
-		  offsetof(struct ctl_tunnel, rx_bytes) },
+		  offsetof(struct ctl_tunnel, cm_rx_bytes) },
 		{ "peer_tx_packets_total", "Packets sent to the peer",
-		  offsetof(struct ctl_tunnel, tx_packets) },
+		  offsetof(struct ctl_tunnel, cm_tx) },
 		{ "peer_tx_bytes_total", "Bytes sent to the peer (on the wire)",
-		  offsetof(struct ctl_tunnel, tx_bytes) },
+		  offsetof(struct ctl_tunnel, cm_tx_bytes) },
 	};
 
 	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {

@@ -1059,13 +1059,8 @@ static void on_activity(struct ctl_node *n, const void *buf, size_t len)
 		 * One we do not know (a TUNNEL_DEL lost with a connection)
 		 * is adopted or dropped at the next reconnect's DUMP.
 		 */
-		if (!t)
-			continue;
-		t->rx_packets = r->tunnel[k].rx_packets;
-		t->rx_bytes = r->tunnel[k].rx_bytes;
-		t->tx_packets = r->tunnel[k].tx_packets;
-		t->tx_bytes = r->tunnel[k].tx_bytes;
-		ctl_cm_on_activity(n, t, &r->tunnel[k]);
+		if (t)
+			ctl_cm_on_activity(n, t, &r->tunnel[k]);
 	}
 	if (r->last && r->hdr.seq == n->activity_seq)
 		n->activity_seq = 0;
@@ -1115,14 +1110,12 @@ void ctl_node_on_record(struct ctl_node *n, const void *buf, size_t len)
 				struct ctlmsg_activity a = {
 					.rx_packets = d->rx_packets,
 					.tx_packets = d->tx_packets,
+					.rx_bytes = d->rx_bytes,
+					.tx_bytes = d->tx_bytes,
 					.recv_max = d->tunnel.recv_max,
 				};
 
 				t->seen_in_dump = h->seq;
-				t->rx_packets = d->rx_packets;
-				t->rx_bytes = d->rx_bytes;
-				t->tx_packets = d->tx_packets;
-				t->tx_bytes = d->tx_bytes;
 				/*
 				 * An identity we changed (a CA reload) while
 				 * this dataplane was out of reach.

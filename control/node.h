@@ -48,12 +48,12 @@ struct ctl_tunnel {
 	uint32_t add_seq, seen_in_dump;
 	bool repair_tried;
 	/* Connection manager (connmgr.c): activity from the dataplane's dumps. */
-	uint64_t cm_rx, cm_tx;        /* packets at the last dump */
+	/* The dataplane's counters at the last ACTIVITY or DUMP (also metrics). */
+	uint64_t cm_rx, cm_tx;        /* packets */
+	uint64_t cm_rx_bytes, cm_tx_bytes;
 	uint64_t cm_check_ns;         /* next check; 0 when not watched */
 	uint64_t cm_rx_at_arm;        /* rx packets when the watch began */
 	bool cm_tested;               /* a test request went out: next is deletion */
-	/* The dataplane's counters at the last ACTIVITY or DUMP (metrics). */
-	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 };
 
 /* A handshake we started, waiting for message 2. */

@@ -16,7 +16,7 @@
 #   the TUN and at least that many read, sealed and opened, and in the peer's
 #   per-peer series; the handshake and the tunnel are counted;
 # - counters never go down across scrapes, `dpctl clear` included;
-# - other paths get 404, POST 405, HEAD no body; SIGHUP is counted;
+# - other paths get 404, POST 405, a request over 4 KiB 431, HEAD no body; SIGHUP is counted;
 # - a config without stats.listen, and a listen port already taken, are
 #   refused with the key named;
 # - vela started vela-control with no capabilities at all, and it still
@@ -183,6 +183,8 @@ code() { in_a curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code "http://127.0.0.1:$PORT/other")" = 404 ] || fail "other path not 404"
 [ "$(code -X POST "$URL")" = 405 ] || fail "POST not 405"
 [ "$(code "$URL?x=1")" = 200 ] || fail "a query string is not ignored"
+long=$(head -c 5000 /dev/zero | tr '\0' a)
+[ "$(code "$URL?$long")" = 431 ] || fail "a request over 4 KiB not refused with 431"
 in_a curl -sfI "$URL" >head.txt || fail "HEAD"
 grep -qi '^content-type: text/plain; version=0.0.4' head.txt || fail "HEAD: content type"
 # Several scrapes at once share one STATS from the dataplane.
@@ -191,8 +193,8 @@ for i in 1 2 3 4; do in_a curl -sf "$URL" -o "par$i.txt" & par+=($!); done
 for p in "${par[@]}"; do wait "$p" || fail "a parallel scrape failed"; done
 for i in 1 2 3 4; do $CHECK check "par$i.txt" "$P" || fail "parallel scrape $i"; done
 scrape s4.txt
-[ "$(val s4.txt "${P}metrics_http_errors_total")" = 2 ] || fail "http errors not counted"
-echo "ok: 404, 405, query string, HEAD, 4 scrapes at once"
+[ "$(val s4.txt "${P}metrics_http_errors_total")" = 3 ] || fail "http errors not counted"
+echo "ok: 404, 405, 431, query string, HEAD, 4 scrapes at once"
 
 # --- SIGHUP counted ----------------------------------------------------------------
 kill -HUP "$VELA_PID"

@@ -38,7 +38,14 @@ ip netns exec "$NSB" python3 "$WORK/echo.py" 172.33.$N.2 5000 &
 PIDS+=($!)
 ip netns exec "$NSB" python3 "$WORK/echo.py" "fd00:33:$N::2" 5000 &
 PIDS+=($!)
-sleep 0.5
+# Both echo sockets bound before the first frame (python may start slowly
+# on a loaded machine; a fixed sleep lost the race there).
+for _ in $(seq 100); do
+	[ "$(ip netns exec "$NSB" ss -Hlun 'sport = :5000' | wc -l)" -ge 2 ] && break
+	sleep 0.1
+done
+[ "$(ip netns exec "$NSB" ss -Hlun 'sport = :5000' | wc -l)" -ge 2 ] ||
+	fail "the echo servers did not bind port 5000"
 
 for mode in native generic; do
 	for fam in 4 6; do

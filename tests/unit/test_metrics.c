@@ -208,8 +208,8 @@ static void test_metrics_page(void **state)
 	n.cfg.message_metrics = n.cfg.lighthouse_metrics = n.cfg.peer_metrics = true;
 	t.add.vpn_ip = 0x0a2a0002; /* 10.42.0.2 */
 	snprintf(t.name, sizeof(t.name), "host \"b\"");
-	t.rx_packets = 12;
-	t.tx_bytes = 3400;
+	t.cm_rx = 12;
+	t.cm_tx_bytes = 3400;
 	n.tunnels = tunnels;
 	n.n_tunnels = 1;
 	fill_reply(&r);
